@@ -1,0 +1,75 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netdoctor.ipsec contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""The one seam through which a module runs commands on a gateway.
+
+Binaries are resolved once (PATH plus the sbin directories, where IPsec tools live), the locale is
+pinned to C so that parsers see the English output they were written for, and failures raise an
+error that names the command and its stderr.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
+SBIN_DIRS = ["/sbin", "/usr/sbin", "/usr/local/sbin", "/usr/libexec/ipsec", "/usr/lib/ipsec"]
+
+
+class CommandError(Exception):
+    """A command failed; the message names the command and what it said."""
+
+    def __init__(self, message, rc=None, stdout="", stderr=""):
+        super(CommandError, self).__init__(message)
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+class ToolMissing(CommandError):
+    """The binary is not installed on the gateway."""
+
+
+def _command_line(argv):
+    return " ".join(argv)
+
+
+class CommandRunner(object):
+    """Runs named tools through ``module.run_command`` with a C locale.
+
+    ``module`` is an AnsibleModule (or anything with ``get_bin_path`` and ``run_command``).
+    """
+
+    def __init__(self, module):
+        self._module = module
+        self._paths = {}
+
+    def path(self, tool):
+        """Absolute path of ``tool``, or None when it is not installed. Resolved once."""
+        if tool not in self._paths:
+            self._paths[tool] = self._module.get_bin_path(tool, required=False, opt_dirs=SBIN_DIRS)
+        return self._paths[tool]
+
+    def has(self, tool):
+        return self.path(tool) is not None
+
+    def run(self, tool, args, check_rc=True, data=None):
+        """Run ``tool args...``; returns (rc, stdout, stderr).
+
+        Raises ToolMissing when the tool is absent and CommandError on a non-zero exit when
+        ``check_rc`` is true.
+        """
+        path = self.path(tool)
+        shown = _command_line([tool] + list(args))
+        if path is None:
+            raise ToolMissing("'%s' is not installed on this host (looked in PATH and %s)" % (tool, ":".join(SBIN_DIRS)))
+        rc, out, err = self._module.run_command([path] + list(args), data=data, environ_update=C_LOCALE)
+        if check_rc and rc != 0:
+            detail = (err or out or "").strip() or "no output"
+            raise CommandError("'%s' failed with rc=%d: %s" % (shown, rc, detail), rc=rc, stdout=out, stderr=err)
+        return rc, out, err

@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netdoctor.ipsec contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""Salted fingerprints of secrets (pre-shared keys, SA keys).
+
+A fingerprint is HMAC-SHA-256(key=salt, msg=secret), cut to 128 bits. The controller draws one
+salt per run and hands it to both gateways, so the two sides' fingerprints can be compared while
+nothing can be reversed or looked up in a precomputed table. Without a salt a random one is drawn:
+the fingerprints are then only comparable within one result.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import binascii
+import hashlib
+import hmac
+import os
+
+FINGERPRINT_PREFIX = "hmac-sha256:"
+
+
+def _to_bytes(value):
+    if isinstance(value, bytes):
+        return value
+    return value.encode("utf-8")
+
+
+def random_salt():
+    """A fresh 128-bit salt as hex text."""
+    return binascii.hexlify(os.urandom(16)).decode("ascii")
+
+
+def fingerprint(secret, salt):
+    """Fingerprint of ``secret`` (bytes or text) under ``salt`` (text or bytes)."""
+    digest = hmac.new(_to_bytes(salt), _to_bytes(secret), hashlib.sha256).hexdigest()
+    return FINGERPRINT_PREFIX + digest[:32]
+
+
+def fingerprint_hex_key(hex_key, salt):
+    """Fingerprint of a key given as hex text (``0x`` prefix optional), over the key's bytes.
+
+    Returns None when ``hex_key`` is not hex: a key we cannot decode is never fingerprinted as text,
+    so that two spellings of one key cannot give two fingerprints.
+    """
+    text = hex_key[2:] if hex_key[:2] in ("0x", "0X") else hex_key
+    if len(text) % 2:
+        text = "0" + text
+    try:
+        raw = binascii.unhexlify(text)
+    except (TypeError, ValueError, binascii.Error):
+        return None
+    return fingerprint(raw, salt)

@@ -1,0 +1,88 @@
+# Copyright (c) netdoctor.ipsec contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Old-gateway smoke test: import every module_utils file and run the gateway parsers on recorded
+outputs under the interpreter that runs this script (the test suite runs it with Python 2.7 and 3.6).
+
+The compile check proves the syntax; this proves the code runs there. It must stay Python 2.7
+compatible itself. Each entry of SMOKE is (module, function, fixture or None, check); the check
+gets the function's result and returns True when it looks right.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import glob
+import io
+import os
+import sys
+import types
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+MODULE_UTILS = os.path.join(ROOT, "plugins", "module_utils")
+FIXTURES = os.path.join(ROOT, "tests", "unit", "fixtures")
+PACKAGE = "ansible_collections.netdoctor.ipsec.plugins.module_utils"
+
+
+def install_package_stubs():
+    """Python 2.7 has no namespace packages: declare the collection's packages by hand."""
+    parts = PACKAGE.split(".")
+    for depth in range(1, len(parts) + 1):
+        name = ".".join(parts[:depth])
+        module = types.ModuleType(name)
+        module.__path__ = [MODULE_UTILS] if depth == len(parts) else []
+        sys.modules[name] = module
+
+
+def fixture_text(relpath):
+    with io.open(os.path.join(FIXTURES, relpath), encoding="utf-8", errors="replace") as handle:
+        lines = handle.read().splitlines(True)
+    while lines and lines[0].startswith(("# source:", "# lab:", "# note:")):
+        lines.pop(0)
+    return "".join(lines)
+
+
+def load(name):
+    __import__(PACKAGE + "." + name)
+    return sys.modules[PACKAGE + "." + name]
+
+
+# (module_utils name, function name, fixture path or None, argument builder, check)
+SMOKE = [
+    ("_fingerprint", "fingerprint", None, lambda text: (b"k", "s"), lambda r: r.startswith("hmac-sha256:")),
+    ("_addr", "normalize_network", None, lambda text: ("10.1.0.9/24",), lambda r: r == "10.1.0.0/24"),
+    ("_algorithms", "kernel_aead", None, lambda text: ("rfc4106(gcm(aes))", 288, 128), lambda r: r == "AES_GCM_16_256"),
+]
+
+
+def main():
+    install_package_stubs()
+    failures = []
+    names = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(MODULE_UTILS, "*.py")))
+    for name in names:
+        if name == "__init__":
+            continue
+        try:
+            load(name)
+        except Exception as exc:  # pylint: disable=broad-except
+            failures.append("import %s: %r" % (name, exc))
+    for module_name, function, fixture, build_args, check in SMOKE:
+        try:
+            text = fixture_text(fixture) if fixture else None
+            result = getattr(load(module_name), function)(*build_args(text))
+            if not check(result):
+                failures.append("%s.%s: unexpected result %r" % (module_name, function, result))
+        except Exception as exc:  # pylint: disable=broad-except
+            failures.append("%s.%s: %r" % (module_name, function, exc))
+    version = "%d.%d" % sys.version_info[:2]
+    if failures:
+        print("old-python smoke on %s: %d failure(s)" % (version, len(failures)))
+        for failure in failures:
+            print("  " + failure)
+        return 1
+    print("old-python smoke on %s: %d modules imported, %d parser runs ok" % (version, len(names), len(SMOKE)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The whole test suite: every step runs, each is timed, the exit code says whether all passed.
+# Usage: tools/test.sh [step...]   (steps: sanity units compile-old smoke-old lint docs lab molecule)
+set -uo pipefail
+# shellcheck source=tools/env.sh
+. "$(dirname "$0")/env.sh"
+cd "$ND_COLLECTION" || exit 1
+
+steps=("$@")
+((${#steps[@]})) || steps=(sanity units compile-old smoke-old lint docs lab molecule)
+
+step_sanity() { PATH=$ND_TOOLS/pybin:$PATH ansible-test sanity --local --color no; }
+step_units() { PATH=$ND_TOOLS/pybin:$PATH ansible-test units --local --color no; }
+step_compile-old() {
+  PATH=$ND_TOOLS/pybin-old:$ND_TOOLS/venv-old/bin:$PATH \
+    ansible-test sanity --local --color no --test compile plugins/modules plugins/module_utils
+}
+step_smoke-old() {
+  local py rc=0
+  for py in "$ND_TOOLS"/pybin-old/python2.7 "$ND_TOOLS"/pybin-old/python3.6; do
+    [[ -x $py ]] || { echo "missing $py"; rc=1; continue; }
+    "$py" tests/old_python/smoke.py || rc=1
+  done
+  return $rc
+}
+step_lint() { ansible-lint; }
+step_docs() {
+  antsibull-changelog lint && antsibull-docs lint-collection-docs --plugin-docs --validate-collection-refs=all .
+}
+step_lab() { python -m pytest -p no:cacheprovider -v tests/lab; }
+step_molecule() { molecule test --all; }
+
+declare -A result took
+overall=0
+for step in "${steps[@]}"; do
+  echo "=================== $step ==================="
+  start=$SECONDS
+  if "step_$step"; then result[$step]=PASS; else result[$step]=FAIL; overall=1; fi
+  took[$step]=$((SECONDS - start))
+done
+echo "=================== summary ==================="
+for step in "${steps[@]}"; do printf '%-12s %s  %4ss\n' "$step" "${result[$step]}" "${took[$step]}"; done
+exit $overall
