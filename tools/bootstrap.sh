@@ -17,7 +17,7 @@ log() { printf '[bootstrap] %s\n' "$*"; }
 
 apt_packages=(
   strongswan-charon strongswan-swanctl tcpdump tshark iptables nftables openssh-server
-  iputils-ping kmod iproute2 shellcheck procps psmisc libnss3-tools python3-venv
+  iputils-ping kmod iproute2 shellcheck procps psmisc rsync libnss3-tools python3-venv
   # libreswan's run-time libraries: the package itself conflicts with strongSwan, so it is
   # unpacked below instead of installed.
   libcurl3-nss libevent-core-2.1-7 libevent-pthreads-2.1-7 libldns3 libunbound8 libcap-ng0
