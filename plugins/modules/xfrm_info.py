@@ -49,8 +49,8 @@ options:
     description:
       - Also return the raw SA keys (in RV(xfrm.states[].keys)), for example to write a Wireshark
         C(esp_sa) file with the P(netdoctor.ipsec.to_esp_sa#filter) filter.
-      - Anyone who can read the result can decrypt the tunnel's traffic. Set C(no_log: true) on the
-        task and write files with mode C(0600).
+      - "Anyone who can read the result can decrypt the tunnel's traffic. Set C(no_log: true) on the
+        task and write files with mode C(0600)."
     type: bool
     default: false
   local_addresses:
@@ -206,7 +206,7 @@ xfrm:
             trunc_bits:
               description:
                 - ICV length in bits. For an C(auth) line without truncation (old output), the kernel's
-                  default (96 for C(hmac(sha256)), the pre-RFC 4868 draft).
+                  default (96 for hmac(sha256), the pre-RFC 4868 draft).
               type: int
               sample: 128
         aead:
