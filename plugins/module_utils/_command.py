@@ -17,6 +17,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+import subprocess
+
 C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
 SBIN_DIRS = ["/sbin", "/usr/sbin", "/usr/local/sbin", "/usr/libexec/ipsec", "/usr/lib/ipsec"]
 
@@ -73,3 +76,16 @@ class CommandRunner(object):
             detail = (err or out or "").strip() or "no output"
             raise CommandError("'%s' failed with rc=%d: %s" % (shown, rc, detail), rc=rc, stdout=out, stderr=err)
         return rc, out, err
+
+    def spawn(self, tool, args, **popen_kwargs):
+        """Start ``tool args...`` in the background (C locale) and return its ``subprocess.Popen``.
+
+        For the few tools that must run alongside the module (a capture), not to completion.
+        Raises ToolMissing when the tool is absent.
+        """
+        path = self.path(tool)
+        if path is None:
+            raise ToolMissing("'%s' is not installed on this host (looked in PATH and %s)" % (tool, ":".join(SBIN_DIRS)))
+        env = dict(os.environ)
+        env.update(C_LOCALE)
+        return subprocess.Popen([path] + list(args), env=env, **popen_kwargs)
