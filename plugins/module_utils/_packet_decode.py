@@ -135,6 +135,16 @@ def decode_ip(data):
     return decode(_pcap.LINKTYPE_RAW, data)
 
 
+def decode_icmp(data, family):
+    """The ``icmp`` dict of a bare ICMP (family 4) or ICMPv6 (family 6) message."""
+    packet = {}
+    try:
+        _decode_icmp(data, 0, len(data), family, packet)
+    except (struct.error, ValueError, IndexError, socket.error, OSError):
+        pass
+    return packet.get("icmp", {})
+
+
 def _decode_ipv4(data, offset, packet):
     if len(data) < offset + 20:
         packet["error"] = "short IPv4 header"
