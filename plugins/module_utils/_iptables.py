@@ -288,7 +288,14 @@ def _pkttype_module(module, options):
     return matches
 
 
+def _rt_module(module, options):
+    text = " ".join(["-m", module] + [_option_text(*opt) for opt in options])
+    return [{"field": "ipv6_rthdr", "op": "==", "value": dict((opt.lstrip("-"), " ".join(args)) for _n, opt, args in options),
+             "text": text}]
+
+
 MODULE_HANDLERS = {
+    "rt": _rt_module,
     "tcp": _ports_module, "udp": _ports_module, "sctp": _ports_module, "dccp": _ports_module,
     "udplite": _ports_module, "esp": _ports_module, "ah": _ports_module,
     "multiport": _multiport_module,

@@ -138,8 +138,8 @@ def _field_of(left):
         return mapping.get(key), []
     if "rt" in left and left["rt"].get("key") == "ipsec":
         return "ipsec_out", []
-    if "ct" in left and left["ct"].get("key") == "state" and "dir" not in left["ct"]:
-        return "ct_state", []
+    if "ct" in left and left["ct"].get("key") in ("state", "status") and "dir" not in left["ct"]:
+        return "ct_" + left["ct"]["key"], []
     if "ipsec" in left:
         return "ipsec_key", []
     if "fib" in left:
@@ -228,7 +228,7 @@ def _typed_match(field, negate, values, text):
         return {"field": field, "op": op, "value": [NFPROTO_NAMES.get(str(value), str(value)) for value in values], "text": text}
     if field == "ethertype":
         return {"field": "nfproto", "op": op, "value": [ETHERTYPE_NFPROTO.get(str(value), str(value)) for value in values], "text": text}
-    if field == "ct_state":
+    if field in ("ct_state", "ct_status"):
         states = []
         for value in values:
             states.extend(_flag_list(value))

@@ -77,6 +77,7 @@ class Packet:
     src_local: bool | None
     rpf: str | None
     fragment: bool
+    rthdr: bool = False
 
 
 def _norm_proto(value: t.Any) -> str | None:
@@ -137,7 +138,7 @@ def make_packet(spec: dict[str, t.Any]) -> Packet:
         tcp_flags=[str(f).lower() for f in spec["tcp_flags"]] if spec.get("tcp_flags") is not None else None,
         esp_spi=_int_or_none(spec.get("esp_spi")),
         dst_local=dst_local, src_local=src_local,
-        rpf=spec.get("rpf"), fragment=bool(spec.get("fragment", False)),
+        rpf=spec.get("rpf"), fragment=bool(spec.get("fragment", False)), rthdr=bool(spec.get("ipv6_routing_header", False)),
     )
 
 
@@ -359,6 +360,22 @@ class Evaluator:
         if state is None:
             return None, "the packet's conntrack state is not given"
         return state in [str(e).lower() for e in elements], ""
+
+    def _m_ct_status(self, value, item):
+        elements, why = self._values_or_set(value)
+        if elements is None:
+            return None, why
+        if self.state.ct_state != "new":
+            return None, "conntrack status of an existing connection is not known"
+        wanted = {str(e).lower() for e in elements}
+        has = {"dnat"} if any(n["type"] in ("dnat", "redirect") for n in self.state.nat) else set()
+        if wanted - {"dnat", "snat"}:
+            return None, f"conntrack status {sorted(wanted)} is not evaluated"
+        return bool(wanted & has), ""
+
+    def _m_ipv6_rthdr(self, value, item):
+        # A packet under test carries no IPv6 routing header unless the caller says so.
+        return bool(self.packet.family == 6 and self.packet.rthdr), ""
 
     def _m_ipsec(self, value, item):
         direction = value.get("dir")
@@ -631,7 +648,7 @@ def _mark_from_options(options: dict, current: int | None) -> int | None:
                 mask_value = int(mask, 0) if mask else 0xFFFFFFFF
             except ValueError:
                 return None
-            if key == "set-mark" and not mask:
+            if (key == "set-mark" and not mask) or mask_value == 0xFFFFFFFF:
                 return number
             if current is None:
                 return None
