@@ -35,6 +35,7 @@ _LONG_HEX = re.compile(r"(0x)?[0-9a-fA-F]{16,}")
 
 # iproute2's names (ipxfrm.c) for the numbers the kernel uses.
 XFRM_PROTOS = {50: "esp", 51: "ah", 108: "comp", 43: "route2", 60: "hao", 255: "ipsec-any"}
+IPSEC_PROTOS = ("esp", "ah", "comp")
 MODES = {0: "transport", 1: "tunnel", 2: "ro", 3: "in_trigger", 4: "beet"}
 STATE_FLAGS = ((1, "noecn"), (2, "decap-dscp"), (4, "nopmtudisc"), (8, "wildrecv"), (16, "icmp"),
                (32, "af-unspec"), (64, "align4"), (128, "esn"))
@@ -315,7 +316,7 @@ def finish_state(state, options, warn):
         state["icv_bits"] = state["aead"]["icv_bits"]
     elif state["auth"] is not None:
         state["icv_bits"] = state["auth"]["trunc_bits"]
-    state["larval"] = all(state[kind] is None for kind in ALGORITHM_KINDS)
+    state["larval"] = state["proto"] in IPSEC_PROTOS and all(state[kind] is None for kind in ALGORITHM_KINDS)
     state["esn"] = "esn" in state["flags"]
     state["direction"] = direction_of(state["src"], state["dst"], options.local_addresses, state["sa_dir"])
     fingerprints = {}

@@ -30,6 +30,12 @@ _COUNT = re.compile(r"^(\(INF\)|\d+)\((bytes|packets|sec)\),?$")
 _EVENT_PREFIXES = ("Deleted ", "Updated ", "Expired ")
 _ALGORITHM_KINDS = {"enc": "enc", "auth": "auth", "auth-trunc": "auth", "aead": "aead", "comp": "comp"}
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+_STATE_KEYWORDS = frozenset(("proto", "replay-window", "mark", "output-mark", "auth", "auth-trunc", "aead", "enc", "comp",
+                             "encap", "coa", "lastused", "anti-replay", "seq-hi", "replay_window", "crypto", "if_id",
+                             "tfcpad", "dir", "pcpu-num", "sel", "security", "lifetime", "limit:", "expire", "add",
+                             "stats:", "hard"))
+_POLICY_KEYWORDS = frozenset(("dir", "socket", "security", "lifetime", "limit:", "expire", "add", "mark", "output-mark",
+                              "tmpl", "proto", "level", "share", "enc-mask", "crypto", "if_id"))
 
 
 class _Unparsed(Exception):
@@ -433,8 +439,9 @@ def parse_states(text):
             section = None
             continue
         tokens = line.split()
-        if state is None or (line[:1] not in (" ", "\t") and tokens[0] == "src"):
-            # A policy block or other text after the states: not part of any state.
+        if state is None or (line[:1] not in (" ", "\t") and tokens[0] not in _STATE_KEYWORDS):
+            # A policy block or other text after the states: not part of any state. (Known
+            # keywords stay in the state, for pastes that lost their indentation.)
             state = None
             orphans.append(rec.redact(line))
             continue
@@ -573,7 +580,8 @@ def parse_policies(text):
                 policies.append(policy)
                 continue
             policy = None
-        if policy is None:
+        if policy is None or (line[:1] not in (" ", "\t") and tokens[0] not in _POLICY_KEYWORDS):
+            policy = None
             orphans.append(rec.redact(line))
             continue
         if section and _policy_section_line(section, tokens, policy):
