@@ -1,0 +1,76 @@
+# Copyright (c) netdoctor.ipsec contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this plugin util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""What a classified IKE daemon log line points at in the checklist.
+
+``log_info`` classifies each line into a code (NO_PROPOSAL_CHOSEN, AUTHENTICATION_FAILED, ...).
+This maps the codes to the checklist items they are evidence for, and says which codes are
+errors (a failure in the window), which are warnings, and which are merely informative.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+# code -> (severity, checklist ids it is evidence for)
+CODES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "NO_PROPOSAL_CHOSEN": ("error", ("P1.PROPOSALS", "P2.CRYPTO")),
+    "IKE_NO_PROPOSAL_CHOSEN": ("error", ("P1.PROPOSALS",)),
+    "CHILD_NO_PROPOSAL_CHOSEN": ("error", ("P2.CRYPTO",)),
+    "INVALID_KE_PAYLOAD": ("warning", ("P1.PROPOSALS", "P2.CRYPTO")),
+    "AUTHENTICATION_FAILED": ("error", ("P1.PSK", "P1.IDENTITY")),
+    "MAC_MISMATCH": ("error", ("P1.PSK",)),
+    "PSK_MISMATCH": ("error", ("P1.PSK",)),
+    "DECRYPTION_FAILED": ("error", ("P1.PSK",)),
+    "NO_PSK": ("error", ("P1.PSK",)),
+    "ID_MISMATCH": ("error", ("P1.IDENTITY",)),
+    "NO_CONFIG_FOUND": ("error", ("P1.IDENTITY", "P1.IKE_VERSION")),
+    "INVALID_ID_INFORMATION": ("error", ("P1.IDENTITY", "P2.SELECTORS")),
+    "TS_UNACCEPTABLE": ("error", ("P2.SELECTORS",)),
+    "NO_SAINFO": ("error", ("P2.SELECTORS",)),
+    "IKEV1_IGNORED": ("error", ("P1.IKE_VERSION",)),
+    "IKE_VERSION_MISMATCH": ("error", ("P1.IKE_VERSION",)),
+    "PEER_NOT_RESPONDING": ("error", ("P1.REACH",)),
+    "RETRANSMIT": ("warning", ("P1.REACH",)),
+    "PHASE1_TIMEOUT": ("error", ("P1.REACH",)),
+    "NO_ISAKMP_SA": ("error", ("P1.SA",)),
+    "SA_INSTALL_FAILED": ("error", ("P2.SA_MATCH", "P2.POLICY")),
+    "DPD_DEAD_PEER": ("warning", ("P1.REACH",)),
+    "ESTABLISHED": ("info", ()),
+    "CHILD_ESTABLISHED": ("info", ()),
+}
+
+
+def severity(code: str | None) -> str:
+    """error, warning or info; unknown codes count as info."""
+    return CODES.get(code or "", ("info", ()))[0]
+
+
+def points_at(code: str | None) -> tuple[str, ...]:
+    return CODES.get(code or "", ("info", ()))[1]
+
+
+def entries(logs: t.Iterable[dict[str, t.Any]], finding_id: str | None = None, level: str | None = None) -> list[dict[str, t.Any]]:
+    """Log entries, optionally only those that are evidence for ``finding_id`` or of a severity."""
+    selected = []
+    for entry in logs or []:
+        code = entry.get("code")
+        if finding_id and finding_id not in points_at(code):
+            continue
+        if level and severity(code) != level:
+            continue
+        selected.append(entry)
+    return selected
+
+
+def line(entry: dict[str, t.Any], limit: int = 200) -> str:
+    """An entry as one evidence line: ``[CODE] message`` (cut to ``limit`` characters)."""
+    message = str(entry.get("message") or "").strip()
+    if len(message) > limit:
+        message = message[: limit - 3] + "..."
+    code = entry.get("code")
+    return f"[{code}] {message}" if code else message

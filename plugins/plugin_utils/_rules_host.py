@@ -1,0 +1,140 @@
+# Copyright (c) netdoctor.ipsec contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this plugin util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""Rules of the host stage: the gateway can do IPsec at all (HOST.KERNEL, HOST.SYSCTL)."""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import _finding as F
+from ansible_collections.netdoctor.ipsec.plugins.plugin_utils._rules import rule
+
+START_COMMANDS = {
+    "strongswan": "systemctl start strongswan (swanctl setups; strongswan-starter for ipsec.conf), then `swanctl --load-all`",
+    "libreswan": "systemctl start ipsec",
+    "racoon": "systemctl start racoon",
+}
+
+
+def _daemon_problems(ctx: t.Any, name: str) -> list[dict[str, t.Any]]:
+    side = ctx.side(name)
+    ike = side["ike"]
+    host = ctx.host(name)
+    if not ctx.has(name, "ike"):
+        return [F.problem("unknown", name, f"{host}: IKE daemon state unknown ({ctx.why_not(name, 'ike')})")]
+    daemon = ike.get("daemon")
+    if not daemon:
+        return [F.problem("fail", name, f"{host}: no IKE daemon (strongSwan, libreswan or racoon) found",
+                          f"on {host}: install and start an IKE daemon")]
+    version = f" {ike['version']}" if ike.get("version") else ""
+    if ike.get("running") is False:
+        return [F.problem("fail", name, f"{host}: {daemon}{version} is installed but not running",
+                          f"on {host}: {START_COMMANDS.get(daemon, 'start the IKE daemon')}")]
+    problems = []
+    listening = ike.get("listening") or {}
+    if listening.get("500") is False:
+        problems.append(F.problem("fail", name, f"{host}: {daemon}{version} runs but does not listen on UDP 500",
+                                  f"on {host}: check the daemon's listen/interfaces settings and restart it"))
+    elif listening.get("4500") is False:
+        problems.append(F.problem("warn", name, f"{host}: {daemon}{version} does not listen on UDP 4500 (NAT-T impossible)",
+                                  f"on {host}: enable NAT traversal (port 4500) in the daemon"))
+    if not problems:
+        ports = [p for p in ("500", "4500") if listening.get(p)]
+        heard = f", listening on UDP {'/'.join(ports)}" if ports else ""
+        problems.append(F.problem("pass", name, f"{host}: {daemon}{version} running{heard}"))
+    return problems
+
+
+def _kernel_problems(ctx: t.Any, name: str) -> list[dict[str, t.Any]]:
+    host = ctx.host(name)
+    if not ctx.has(name, "xfrm"):
+        return [F.problem("unknown", name, f"{host}: kernel IPsec state unknown ({ctx.why_not(name, 'xfrm')})")]
+    xfrm = ctx.tunnel.xfrm(name)
+    if xfrm.get("esp_supported") is False:
+        return [F.problem("fail", name, f"{host}: the kernel has no ESP support (CONFIG_INET_ESP / esp4 module missing)",
+                          f"on {host}: load esp4/esp6 (modprobe esp4) or use a kernel with CONFIG_INET_ESP")]
+    return [F.problem("pass", name, f"{host}: kernel xfrm readable ({len(xfrm['states'])} SAs, {len(xfrm['policies'])} policies)")]
+
+
+@rule("HOST.KERNEL")
+def host_kernel(ctx: t.Any) -> dict[str, t.Any]:
+    problems = []
+    for name in ctx.managed():
+        problems += _kernel_problems(ctx, name) + _daemon_problems(ctx, name)
+    if ctx.one_sided:
+        problems.append(F.problem("skip", "b", f"{ctx.host('b')}: not managed here; see P1.REACH for whether it answers"))
+    return F.combine(problems, "both gateways can do IPsec and run their IKE daemon")
+
+
+def _int(value: t.Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _per_interface(value: t.Any, interface: str | None) -> int | None:
+    """The effective value of a per-interface sysctl (max of all and the interface)."""
+    if isinstance(value, dict):
+        found = [_int(value.get("all")), _int(value.get(interface)) if interface else None]
+        known = [v for v in found if v is not None]
+        return max(known) if known else _int(value.get("default"))
+    return _int(value)
+
+
+def _routes_subnets(ctx: t.Any, name: str) -> bool:
+    """True when the tunnel protects networks behind the gateway (so the gateway must forward)."""
+    endpoint = ctx.tunnel.endpoint[name]
+    for child in ctx.tunnel.children(name):
+        for ts in child["local_ts"]:
+            text = str(ts).split("[")[0]
+            if text not in ("dynamic", f"{endpoint}/32", endpoint, f"{endpoint}/128"):
+                return True
+    return False
+
+
+def _wan_interface(ctx: t.Any, name: str) -> str | None:
+    endpoint = ctx.tunnel.endpoint[name]
+    for iface in ctx.side(name)["interfaces"]:
+        if any(str(a).split("/")[0] == endpoint for a in iface.get("addresses") or []):
+            return iface.get("name")
+    return None
+
+
+@rule("HOST.SYSCTL")
+def host_sysctl(ctx: t.Any) -> dict[str, t.Any]:
+    problems = []
+    for name in ctx.managed():
+        host = ctx.host(name)
+        sysctl = ctx.side(name)["sysctl"]
+        if not sysctl:
+            problems.append(F.problem("unknown", name, f"{host}: sysctls not gathered ({ctx.why_not(name, 'firewall')})"))
+            continue
+        forward = _int(sysctl.get("ip_forward"))
+        if forward == 0 and _routes_subnets(ctx, name):
+            problems.append(F.problem(
+                "fail", name, f"{host}: net.ipv4.ip_forward = 0 but the tunnel protects subnets behind this gateway",
+                f"on {host}: sysctl -w net.ipv4.ip_forward=1 (and persist it in /etc/sysctl.d/)"))
+        elif forward is not None:
+            problems.append(F.problem("pass", name, f"{host}: net.ipv4.ip_forward = {forward}"))
+        wan = _wan_interface(ctx, name)
+        rp_filter = _per_interface(sysctl.get("rp_filter"), wan)
+        if rp_filter == 1:
+            problems.append(F.problem(
+                "warn", name,
+                f"{host}: strict rp_filter (1) on {wan or 'all'}: decapsulated packets are dropped when the route back "
+                "to their source does not leave through the interface they came in on",
+                f"on {host}: sysctl -w net.ipv4.conf.all.rp_filter=2 (loose) or make sure the remote subnet routes via {wan or 'the WAN interface'}"))
+        notes = []
+        for key in ("accept_redirects", "send_redirects", "xfrm_larval_drop"):
+            value = _per_interface(sysctl.get(key), wan)
+            if value is not None:
+                notes.append(f"{key}={value}")
+        if notes:
+            problems.append(F.problem("pass", name, f"{host}: " + ", ".join(notes)))
+    return F.combine(problems, "forwarding and filtering sysctls suit the tunnel")
