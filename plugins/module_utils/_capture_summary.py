@@ -108,6 +108,7 @@ class Summary(object):
         self.ike_messages = []
         self.ike_dropped = 0
         self._ike_seen = {}
+        self._ike_initiators = {}
         self.esp = {}
         self.keepalives = {"out": 0, "in": 0, "unknown": 0, "other": 0}
         self.icmp_errors = []
@@ -253,8 +254,12 @@ class Summary(object):
         if earlier is not None:
             record["retransmission_of"] = earlier
         self._evaluate_nat(record, decoded)
+        response = msg.get("response")
+        if msg.get("major_version") == 1:
+            # IKEv1 has no response flag: a message from whoever spoke first for this SA answers.
+            response = self._ike_initiators.setdefault(msg.get("ispi"), decoded["src"]) != decoded["src"]
         self._event(stamp, direction, interface, "ike", "ike:" + digest, decoded,
-                    {"exchange": msg.get("exchange"), "response": msg.get("response"), "message_id": msg.get("message_id")})
+                    {"exchange": msg.get("exchange"), "response": response, "message_id": msg.get("message_id")})
         if len(self.ike_messages) >= self.ctx.limits["max_ike_messages"]:
             self.ike_dropped += 1
             return
