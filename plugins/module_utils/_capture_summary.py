@@ -257,7 +257,8 @@ class Summary(object):
         response = msg.get("response")
         if msg.get("major_version") == 1:
             # IKEv1 has no response flag: a message from whoever spoke first for this SA answers.
-            response = self._ike_initiators.setdefault(msg.get("ispi"), decoded["src"]) != decoded["src"]
+            exchange = (msg.get("ispi"), msg.get("message_id"))
+            response = self._ike_initiators.setdefault(exchange, decoded["src"]) != decoded["src"]
         self._event(stamp, direction, interface, "ike", "ike:" + digest, decoded,
                     {"exchange": msg.get("exchange"), "response": response, "message_id": msg.get("message_id")})
         if len(self.ike_messages) >= self.ctx.limits["max_ike_messages"]:
@@ -449,16 +450,30 @@ class Summary(object):
                     for later in messages[index + 1:]
                 )
             elif msg.get("major_version") == 1:
-                if msg.get("exchange") == "INFORMATIONAL_V1":
-                    msg["answered"] = None
-                    continue
-                msg["answered"] = any(
-                    later.get("ispi") == msg.get("ispi") and later.get("message_id") == msg.get("message_id")
-                    and later["src"] == msg["dst"]
-                    for later in messages[index + 1:]
-                )
+                msg["answered"] = self._v1_answered(msg)
             else:
                 msg["answered"] = None
+
+    def _v1_answered(self, msg):
+        """IKEv1 has no request/response flag: the first sender of an exchange (ispi, message id)
+        initiates it; its messages that need an answer (Main Mode 1, 3, 5; the first of the other
+        exchanges) are answered by a later message of the other side in the same exchange."""
+        if msg.get("exchange") == "INFORMATIONAL_V1" or msg["retransmission"]:
+            return None
+        exchange = [m for m in self.ike_messages
+                    if m.get("ispi") == msg.get("ispi") and m.get("message_id") == msg.get("message_id")]
+        initiator = exchange[0]["src"]
+        if msg["src"] != initiator:
+            return None
+        position = len([m for m in exchange if m["src"] == initiator and not m["retransmission"]
+                        and m["index"] <= msg["index"]])
+        if not (position == 1 or (msg.get("exchange") == "MAIN_MODE" and position <= 3)):
+            return None
+        if any(later["src"] == msg["dst"] for later in exchange if later["index"] > msg["index"]):
+            return True
+        # an error notify from the other side (its own exchange) answers too
+        return any(later.get("exchange") == "INFORMATIONAL_V1" and later.get("ispi") == msg.get("ispi")
+                   and later["src"] == msg["dst"] for later in self.ike_messages[msg["index"] + 1:])
 
     def _ike_counts(self):
         counts = {"out": 0, "in": 0, "unknown": 0, "other": 0, "retransmissions": 0, "unanswered_requests": 0}
