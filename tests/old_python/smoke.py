@@ -52,6 +52,19 @@ SMOKE = [
     ("_fingerprint", "fingerprint", None, lambda text: (b"k", "s"), lambda r: r.startswith("hmac-sha256:")),
     ("_addr", "normalize_network", None, lambda text: ("10.1.0.9/24",), lambda r: r == "10.1.0.0/24"),
     ("_algorithms", "kernel_aead", None, lambda text: ("rfc4106(gcm(aes))", 288, 128), lambda r: r == "AES_GCM_16_256"),
+    ("_xfrm_text", "state_records", "xfrm/uml_manual_ip_ss_state.txt",
+     lambda text: (text, load("_xfrm_record").RecordOptions("s", local_addresses=["198.51.100.1"]), lambda w: None),
+     lambda r: len(r[0]) == 25 and r[0][24]["auth"]["canonical"] == "HMAC_SHA2_256_128" and r[0][17]["replay"]["esn_context"]
+     and r[0][24]["key_fingerprints"]["enc"].startswith("hmac-sha256:") and r[0][24]["direction"] == "out"),
+    ("_xfrm_text", "policy_records", "xfrm/uml_manual_ip_ss_policy.txt", lambda text: (text, lambda w: None),
+     lambda r: len(r[0]) == 12 and r[0][0]["socket"] and len(r[0][3]["tmpls"]) == 2),
+    ("_xfrm_netlink", "decode_state", "xfrm/uml_traffic_gw_a_netlink_state.hex",
+     lambda text: (__import__("binascii").unhexlify(text.split()[0]), lambda index: "if%d" % index),
+     lambda r: r["spi"] == "0x0000b001" and r["replay"]["bitmap"].endswith("7") and r["current"]["packets"] == 3),
+    ("_xfrm_netlink", "decode_policy", "xfrm/uml_manual_netlink_policy.hex",
+     lambda text: (__import__("binascii").unhexlify(text.split()[0]), lambda index: "if%d" % index),
+     lambda r: r["socket"] and r["family"] == 6 and r["lifetime"]["hard_bytes"] is None),
+    ("_xfrm_stat", "parse_xfrm_stat", "xfrm/uml_xfrm_stat.txt", lambda text: (text,), lambda r: r[0]["XfrmOutNoStates"] == 4),
 ]
 
 
