@@ -23,7 +23,7 @@ options:
 seealso:
   - module: netdoctor.ipsec.xfrm_info
 author:
-  - netdoctor.ipsec contributors
+  - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """
 
 EXAMPLES = r"""

@@ -26,7 +26,7 @@ options:
         compare their keys. A random salt is drawn when omitted.
     type: string
   include_keys:
-    description: Keep the raw keys in each record's C(keys) (needed by P(netdoctor.ipsec.to_esp_sa#filter)).
+    description: Keep the raw keys in each record's C(raw_keys) (needed by P(netdoctor.ipsec.to_esp_sa#filter)).
     type: bool
     default: false
   local_addresses:
@@ -39,7 +39,7 @@ seealso:
   - plugin: netdoctor.ipsec.to_esp_sa
     plugin_type: filter
 author:
-  - netdoctor.ipsec contributors
+  - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """
 
 EXAMPLES = r"""

@@ -52,7 +52,7 @@ seealso:
     description: The ESP SAs table this filter writes.
     link: https://wiki.wireshark.org/ESP_Preferences
 author:
-  - netdoctor.ipsec contributors
+  - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """
 
 EXAMPLES = r"""

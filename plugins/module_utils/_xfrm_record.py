@@ -329,7 +329,7 @@ def finish_state(state, options, warn):
                 fingerprints[kind] = fingerprint
     state["key_fingerprints"] = fingerprints
     if options.include_keys:
-        state["keys"] = dict((kind, "0x" + key_hex) for kind, key_hex in keys.items())
+        state["raw_keys"] = dict((kind, "0x" + key_hex) for kind, key_hex in keys.items())
     if state["unparsed"]:
         warn("xfrm state %s: kept %d line(s) the parser does not know: %s"
              % (describe_state(state), len(state["unparsed"]), " | ".join(state["unparsed"])))

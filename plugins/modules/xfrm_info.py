@@ -47,7 +47,7 @@ options:
     default: [states, policies, stat]
   include_keys:
     description:
-      - Also return the raw SA keys (in RV(xfrm.states[].keys)), for example to write a Wireshark
+      - Also return the raw SA keys (in RV(xfrm.states[].raw_keys)), for example to write a Wireshark
         C(esp_sa) file with the P(netdoctor.ipsec.to_esp_sa#filter) filter.
       - "Anyone who can read the result can decrypt the tunnel's traffic. Set C(no_log: true) on the
         task and write files with mode C(0600)."
@@ -73,7 +73,7 @@ seealso:
   - plugin: netdoctor.ipsec.to_esp_sa
     plugin_type: filter
 author:
-  - netdoctor.ipsec contributors
+  - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """
 
 EXAMPLES = r"""
@@ -247,8 +247,8 @@ xfrm:
               Equal fingerprints under one salt mean equal keys. Key-less algorithms have none.
           type: dict
           sample: {enc: "hmac-sha256:0c5b0d2e4f1e9a8b7c6d5e4f3a2b1c0d", auth: "hmac-sha256:9f8e7d6c5b4a39281706f5e4d3c2b1a0"}
-        keys:
-          description: Raw keys as C(0x) hex, per algorithm kind. Secret.
+        raw_keys:
+          description: Raw keys as C(0x) hex, per algorithm kind (C(enc), C(auth), C(aead)). Secret.
           returned: when O(include_keys=true)
           type: dict
           sample: {aead: "0x<hex>"}
@@ -276,7 +276,9 @@ xfrm:
           description: Extended sequence numbers are on (C(flag esn)).
           type: bool
         flags:
-          description: State flags as C(ip) names them (C(noecn), C(decap-dscp), C(nopmtudisc), C(wildrecv), C(icmp), C(af-unspec), C(align4), C(esn)); unknown bits as hex.
+          description:
+            - State flags as C(ip) names them (C(noecn), C(decap-dscp), C(nopmtudisc), C(wildrecv), C(icmp),
+              C(af-unspec), C(align4), C(esn)); unknown bits as hex.
           type: list
           elements: str
           sample: [af-unspec]
@@ -461,7 +463,7 @@ xfrm:
           description: NAT keepalive interval in seconds; netlink reader only.
           type: int
         larval:
-          description: The SA has no algorithms yet (an SPI reserved or an acquire in progress).
+          description: An ESP/AH/IPComp SA without algorithms yet (an SPI reserved, or an acquire in progress).
           type: bool
         unparsed:
           description: Lines of this SA the reader did not understand (keys redacted), or unknown netlink attributes.

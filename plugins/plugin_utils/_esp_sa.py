@@ -112,7 +112,7 @@ def quoted(fields: t.Iterable[str]) -> str:
 
 
 def _key(state: dict[str, t.Any], kind: str) -> str:
-    key = (state.get("keys") or {}).get(kind)
+    key = (state.get("raw_keys") or {}).get(kind)
     if not key:
         raise _Skip(f"has no {kind} key in the input: gather it with include_keys: true")
     return key

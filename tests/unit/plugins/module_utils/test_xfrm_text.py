@@ -60,7 +60,7 @@ def test_no_key_leaves_without_include_keys():
     states, _orphans = _xfrm_text.state_records(fixture_text("xfrm/uml_manual_ip_ss_state.txt"), options, warnings.append)
     dumped = json.dumps([states, warnings])
     assert "0001020304050607" not in dumped
-    assert all("keys" not in state for state in states)
+    assert all("raw_keys" not in state for state in states)
     assert sum(bool(state["key_fingerprints"]) for state in states) == 20
 
 
@@ -69,7 +69,7 @@ def test_include_keys_returns_them_and_fingerprints_follow_the_salt():
     one = _xfrm_text.state_records(text, _xfrm_record.RecordOptions("salt-1", include_keys=True), lambda w: None)[0]
     same = _xfrm_text.state_records(text, _xfrm_record.RecordOptions("salt-1"), lambda w: None)[0]
     other = _xfrm_text.state_records(text, _xfrm_record.RecordOptions("salt-2"), lambda w: None)[0]
-    assert one[1]["keys"] == {"enc": "0x" + KEY_HEX[:32], "auth": "0x" + KEY_HEX}
+    assert one[1]["raw_keys"] == {"enc": "0x" + KEY_HEX[:32], "auth": "0x" + KEY_HEX}
     assert [s["key_fingerprints"] for s in one] == [s["key_fingerprints"] for s in same]
     assert one[1]["key_fingerprints"]["enc"] != other[1]["key_fingerprints"]["enc"]
 
@@ -89,7 +89,7 @@ def test_plain_and_oneline_agree_with_stats_output_on_what_they_print(plain, sta
     short = _xfrm_text.state_records(fixture_text("xfrm/" + plain), options, lambda w: None)[0]
     full = _xfrm_text.state_records(fixture_text("xfrm/" + stats), options, lambda w: None)[0]
     assert len(short) == len(full) == 25
-    shared = ("src", "dst", "spi", "reqid", "mode", "enc", "auth", "aead", "comp", "keys", "key_fingerprints",
+    shared = ("src", "dst", "spi", "reqid", "mode", "enc", "auth", "aead", "comp", "raw_keys", "key_fingerprints",
               "encap", "esn", "mark", "output_mark", "if_id", "tfcpad", "icv_bits", "larval")
     for brief, verbose in zip(short, full):
         assert dict((k, brief[k]) for k in shared) == dict((k, verbose[k]) for k in shared)

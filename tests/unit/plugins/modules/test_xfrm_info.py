@@ -145,7 +145,7 @@ def test_keys_only_with_include_keys(monkeypatch, capsys):
     assert KEY not in json.dumps(hidden)
     assert hidden["xfrm"]["states"][1]["key_fingerprints"]["enc"].startswith("hmac-sha256:")
     shown = run_module(monkeypatch, capsys, xfrm_info.main, {"fingerprint_salt": "s", "include_keys": True})
-    assert shown["xfrm"]["states"][1]["keys"]["enc"] == "0x" + KEY
+    assert shown["xfrm"]["states"][1]["raw_keys"]["enc"] == "0x" + KEY
     assert shown["xfrm"]["states"][1]["key_fingerprints"] == hidden["xfrm"]["states"][1]["key_fingerprints"]
 
 
