@@ -327,7 +327,7 @@ def _add_notify(msg, ntype, table, protocol, spi, ndata):
         "type": table.get(ntype, "UNKNOWN_%d" % ntype),
         "number": ntype,
         "error": ntype < 16384,
-        "protocol": PROTOCOLS.get(protocol, protocol),
+        "protocol": PROTOCOLS.get(protocol, None if protocol == 0 else "PROTOCOL_%d" % protocol),
     }
     if spi:
         notify["spi"] = "0x" + _hex(spi)
