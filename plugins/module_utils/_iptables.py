@@ -50,6 +50,8 @@ SHORT_OPTIONS = {
 
 def tokenize(line):
     """Split one iptables-save line like the shell would (double quotes, backslash escapes)."""
+    if '"' not in line and "\\" not in line:
+        return line.split()
     tokens = []
     current = []
     in_token = False

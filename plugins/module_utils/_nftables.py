@@ -36,8 +36,34 @@ ACTION_STATEMENTS = ("log", "notrack", "set", "dynset", "ct helper", "tproxy", "
 HANDLE_RE = re.compile(r"\s+# handle (\d+)\s*$")
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def _dumps(value):
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return _ENCODER.encode(value)
+
+
+def _describe(value):
+    """Short nft-like text of an expression (cheaper than JSON for the common shapes)."""
+    if isinstance(value, dict) and len(value) == 1:
+        key, body = list(value.items())[0]
+        if key in ("payload", "meta", "ct", "rt", "ipsec") and isinstance(body, dict):
+            return " ".join(str(body[name]) for name in ("protocol", "field", "key", "dir") if name in body) if key == "payload" \
+                else key + " " + " ".join(str(body[name]) for name in ("key", "dir") if name in body)
+        if key == "prefix" and isinstance(body, dict):
+            return "%s/%s" % (body.get("addr"), body.get("len"))
+        if key == "set" and isinstance(body, list):
+            return "{ " + ", ".join(_describe(item) for item in body) + " }"
+        if key == "range" and isinstance(body, list):
+            return "-".join(_describe(item) for item in body)
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        return str(value)
+    return _dumps(value)
+
+
+def _match_text(body):
+    op = body.get("op", "==")
+    return "%s %s %s" % (_describe(body.get("left")), op, _describe(body.get("right")))
 
 
 def _unknown(text, reason):
@@ -298,13 +324,18 @@ def normalize_rule(expressions):
             continue
         key = list(expr.keys())[0]
         body = expr[key]
-        text = _dumps(expr)
-        if key == "match":
-            matches.extend(_match(body, text))
-        elif key == "counter":
+        if key == "match" and isinstance(body, dict):
+            matches.extend(_match(body, _match_text(body)))
+            continue
+        if key == "counter":
             if isinstance(body, dict) and "packets" in body:
                 counters = {"packets": body.get("packets", 0), "bytes": body.get("bytes", 0)}
-        elif key in ("limit", "quota", "meter", "connlimit"):
+            continue
+        if key in ("accept", "drop", "return", "continue") and body is None:
+            verdict = {"type": key, "text": key}
+            continue
+        text = _dumps(expr)
+        if key in ("limit", "quota", "meter", "connlimit"):
             matches.append({"field": "assumed", "op": "==", "value": True, "text": text,
                             "reason": "%s assumed not exceeded" % key})
         elif key == "vmap":
