@@ -73,6 +73,17 @@ SMOKE = [
      lambda text: (__import__("binascii").unhexlify(text.split()[0]), lambda index: "if%d" % index),
      lambda r: r["socket"] and r["family"] == 6 and r["lifetime"]["hard_bytes"] is None),
     ("_xfrm_stat", "parse_xfrm_stat", "xfrm/uml_xfrm_stat.txt", lambda text: (text,), lambda r: r[0]["XfrmOutNoStates"] == 4),
+    ("_iptables", "parse_save", "firewall/ufw_legacy_ipv4.txt", lambda text: (text,),
+     lambda r: len(r["tables"][0]["chains"]) > 30 and not r["unparsed"]
+     and [c for c in r["tables"][0]["chains"] if c["name"] == "ufw-user-input"][0]["rules"][1]["matches"][1]["value"] == [[500, 500], [4500, 4500]]),
+    ("_nftables", "parse_json", "firewall/own_nft_ipsec.json", lambda text: (text, fixture_text("firewall/own_nft_ipsec.nft")),
+     lambda r: r["tables"][0]["chains"][4]["rules"][0]["text"] == "rt ipsec exists accept"
+     and r["tables"][0]["chains"][4]["rules"][0]["matches"][0]["value"] == {"dir": "out", "pol": "ipsec"}),
+    ("_hostfacts", "parse_route_get", "hostfacts/route_get_remote.txt", lambda text: (text,),
+     lambda r: r["table"] == "220" and r["dev"] == "wan0"),
+    ("_hostfacts", "parse_proc_net_udp", "hostfacts/proc_net_udp6.txt", lambda text: (text, 6),
+     lambda r: [(s["address"], s["port"]) for s in r] == [("::", 500), ("2001:db8::1", 4500)]),
+    ("_firewall", "iptables_variant", None, lambda text: ("iptables v1.4.21\n",), lambda r: r == ("iptables-legacy", "1.4.21")),
 ]
 
 
