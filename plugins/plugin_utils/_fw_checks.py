@@ -5,160 +5,155 @@
 # Note that this plugin util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
 
-"""The packets a tunnel needs, asked of one gateway's firewall.
+"""The firewall checks of one side of the tunnel, and how to write about them.
 
-For one side this builds the packets the tunnel depends on (IKE on UDP 500 and 4500 each way,
-ESP each way, the protected traffic forwarded each way, and the outbound protected traffic at
-POSTROUTING for NAT) and asks the firewall rule evaluator (``_firewall_eval``) what becomes of
-each. The answers feed P1.FW_IKE, P2.FW_ESP, P2.FORWARD and P2.NAT_EXEMPT.
+The checks themselves (which packets a tunnel needs, asked of the rule evaluator) live in
+``_firewall_checks``; this file feeds them the tunnel's facts as the pairing found them (the
+peer's address as this side knows it, this side's outer address, the protected subnets, whether
+ESP is UDP-encapsulated) and turns their items into evidence text and concrete fixes.
 """
 
 from __future__ import annotations
 
-import importlib
 import typing as t
 
-from ansible_collections.netdoctor.ipsec.plugins.module_utils import _addr
-
-QUESTIONS = ("ike_in_500", "ike_out_500", "ike_in_4500", "ike_out_4500", "esp_in", "esp_out",
-             "forward_out", "forward_in", "nat_out")
+from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import _finding as F
+from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import _firewall_checks
 
 
-def _evaluator() -> t.Any:
-    try:
-        return importlib.import_module("ansible_collections.netdoctor.ipsec.plugins.plugin_utils._firewall_eval")
-    except ImportError:
-        return None
-
-
-def inner_host(selectors: t.Sequence[str], preferred: str | None = None) -> str | None:
-    """An address inside the selectors: the preferred one (probe address) if it fits, else the first host."""
-    if preferred:
-        return preferred
-    for text in selectors or []:
-        net = _addr.parse_network(str(text).split("[")[0])
-        if net:
-            family, value, prefix = _addr.network_base(net)
-            host = value + 1 if _addr.FAMILY_BITS[family] - prefix > 1 else value
-            return _addr.format_address(family, host)
-    return None
-
-
-def packets(tunnel: t.Any, name: str) -> dict[str, dict[str, t.Any]]:
-    """The questions for side ``name`` as packet descriptions (hook path, addresses, protocol, ports)."""
-    other = "b" if name == "a" else "a"
-    local = tunnel.endpoint[name]
-    peer = (tunnel.peers[name] or [tunnel.endpoint[other]])[0]
-    children = tunnel.children(name)
-    local_ts = [ts for child in children for ts in child["local_ts"]]
-    remote_ts = [ts for child in children for ts in child["remote_ts"]]
-    options = tunnel.options
-    inner_local = inner_host(local_ts, options.get(f"inner_{name}"))
-    inner_remote = inner_host(remote_ts, options.get(f"inner_{other}"))
-    questions: dict[str, dict[str, t.Any]] = {}
-    for port in (500, 4500):
-        questions[f"ike_in_{port}"] = {"hook": "input", "src": peer, "dst": local, "proto": "udp", "sport": port, "dport": port}
-        questions[f"ike_out_{port}"] = {"hook": "output", "src": local, "dst": peer, "proto": "udp", "sport": port, "dport": port}
-    questions["esp_in"] = {"hook": "input", "src": peer, "dst": local, "proto": "esp"}
-    questions["esp_out"] = {"hook": "output", "src": local, "dst": peer, "proto": "esp"}
-    if inner_local and inner_remote:
-        questions["forward_out"] = {"hook": "forward", "src": inner_local, "dst": inner_remote, "proto": "icmp",
-                                    "ipsec": "out"}
-        questions["forward_in"] = {"hook": "forward", "src": inner_remote, "dst": inner_local, "proto": "icmp",
-                                   "ipsec": "in"}
-        questions["nat_out"] = {"hook": "postrouting", "table": "nat", "src": inner_local, "dst": inner_remote,
-                                "proto": "icmp", "ipsec": "out"}
-    return {key: value for key, value in questions.items() if value.get("src") and value.get("dst")}
+def _subnets(tunnel: t.Any, name: str, key: str) -> list[str]:
+    return [str(ts).split("[")[0] for child in tunnel.children(name) for ts in child[key] if str(ts) != "dynamic"]
 
 
 def evaluate(tunnel: t.Any, name: str) -> dict[str, t.Any]:
-    """``{available, reason, backend, answers: {question: verdict}}`` for side ``name``."""
+    """``{available, reason, backend, both_loaded, checks: {ike, esp, esp_in_udp, forward, nat_exemption, route, rp_filter}}``."""
     side = tunnel.side(name)
-    ruleset = side["firewall"].get("ruleset")
+    info = side["firewall"].get("info")
     result: dict[str, t.Any] = {"available": False, "reason": "", "backend": side["firewall"].get("backend"),
-                                "both_loaded": side["firewall"].get("both_loaded"), "answers": {}}
-    evaluator = _evaluator()
-    if evaluator is None:
-        result["reason"] = "the firewall rule evaluator is not installed with this collection"
+                                "both_loaded": side["firewall"].get("both_loaded"), "checks": {}}
+    if not info:
+        result["reason"] = "no firewall_info result in the side record"
         return result
-    if not ruleset:
-        result["reason"] = "no firewall ruleset was gathered"
+    other = "b" if name == "a" else "a"
+    peer = (tunnel.peers[name] or [tunnel.endpoint[other]])[0]
+    if not peer:
+        result["reason"] = "the peer's address is not known"
         return result
-    questions = packets(tunnel, name)
-    for key, packet in questions.items():
-        try:
-            result["answers"][key] = evaluator.evaluate_packet(ruleset, packet)
-        except Exception as exc:  # noqa: BLE001 - one unanswerable packet must not hide the others
-            result["answers"][key] = {"verdict": "unknown", "reason": f"{type(exc).__name__}: {exc}"}
+    local_subnets, remote_subnets = _subnets(tunnel, name, "local_ts"), _subnets(tunnel, name, "remote_ts")
+    local = tunnel.endpoint[name]
+    checks = result["checks"]
+    checks["ike"] = _firewall_checks.check_ike(info, peer, local)
+    checks["esp"] = _firewall_checks.check_esp(info, peer, local, encap=False)
+    checks["esp_in_udp"] = _firewall_checks.check_esp(info, peer, local, encap=True)
+    checks["forward"] = _firewall_checks.check_forward(info, local_subnets, remote_subnets, peer)
+    checks["nat_exemption"] = _firewall_checks.check_nat_exemption(info, local_subnets, remote_subnets, peer)
+    checks["route"] = _firewall_checks.check_route(info, remote_subnets, peer)
+    checks["rp_filter"] = _firewall_checks.check_rp_filter(info, remote_subnets, peer)
     result["available"] = True
     return result
 
 
-QUESTION_LABELS = {
-    "ike_in_500": "IKE from the peer (UDP 500, INPUT)",
-    "ike_out_500": "IKE to the peer (UDP 500, OUTPUT)",
-    "ike_in_4500": "IKE/NAT-T from the peer (UDP 4500, INPUT)",
-    "ike_out_4500": "IKE/NAT-T to the peer (UDP 4500, OUTPUT)",
-    "esp_in": "ESP from the peer (protocol 50, INPUT)",
-    "esp_out": "ESP to the peer (protocol 50, OUTPUT)",
-    "forward_out": "protected traffic toward the remote subnet (FORWARD)",
-    "forward_in": "decapsulated traffic from the remote subnet (FORWARD)",
-    "nat_out": "protected traffic at POSTROUTING (nat)",
-}
+def describe_ref(ref: dict[str, t.Any] | None) -> str:
+    """``rule `-A INPUT -p esp -j DROP` (iptables-legacy filter/INPUT #3, 12 packets)`` or the chain policy."""
+    if not ref:
+        return "no rule"
+    if ref.get("kind") in ("route", "sysctl"):
+        return str(ref.get("text"))
+    where = " ".join(str(part) for part in (ref.get("backend"), f"{ref.get('table')}/{ref.get('chain')}") if part)
+    counters = ref.get("counters") or {}
+    counted = f", {counters['packets']} packets" if counters.get("packets") is not None else ""
+    if ref.get("kind") == "policy":
+        return f"the {str(ref.get('policy')).upper()} policy of {where}{counted}"
+    index = f" #{ref['index']}" if ref.get("index") is not None else ""
+    return f"rule `{ref.get('text')}` ({where}{index}{counted})"
 
 
-def describe_question(question: str, packet: dict[str, t.Any]) -> str:
-    label = QUESTION_LABELS.get(question, question)
-    if packet.get("src") and packet.get("dst"):
-        return f"{label} {packet['src']} -> {packet['dst']}"
-    return label
+def describe_unknown(item: dict[str, t.Any]) -> str:
+    reasons = [f"{describe_ref(b.get('rule')) if b.get('rule') else ''} {b.get('reason') or ''}".strip() for b in item.get("because") or []]
+    return "; ".join(r for r in reasons if r) or "the evaluator cannot tell"
 
 
-def _rule_of(answer: dict[str, t.Any]) -> dict[str, t.Any]:
-    found = answer.get("rule")
-    return found if isinstance(found, dict) else {"text": found} if found else {}
+def _iptables(ref: dict[str, t.Any]) -> str:
+    backend = str(ref.get("backend") or "iptables")
+    command = "iptables-legacy" if backend == "iptables-legacy" else "iptables"
+    if ref.get("family") in ("ip6",):
+        command = command.replace("iptables", "ip6tables")
+    return command
 
 
-def describe_rule(answer: dict[str, t.Any]) -> str:
-    """``rule `-A INPUT -p esp -j DROP` (filter/INPUT #3, 12 packets)`` or the chain policy."""
-    found = _rule_of(answer)
-    where = "/".join(str(part) for part in (found.get("table") or answer.get("table"), found.get("chain") or answer.get("chain")) if part)
-    if found.get("index") is not None:
-        where += f" #{found['index']}"
-    counters = found.get("counters") or {}
-    packets = counters.get("packets", found.get("packets"))
-    counted = f", {packets} packets" if packets is not None else ""
-    text = found.get("text")
-    if text:
-        return f"rule `{text}` ({where}{counted})" if where else f"rule `{text}`"
-    if answer.get("policy") or answer.get("decided_by") == "policy":
-        return f"the {where or 'chain'} policy {str(answer.get('policy') or answer.get('verdict')).upper()}"
-    return f"{where or 'no rule'} ({answer.get('verdict', '?')})"
-
-
-def fix_for(side: dict[str, t.Any], question: str, answer: dict[str, t.Any], packet: dict[str, t.Any]) -> str:
-    """The concrete change: delete the rule that drops the packet, or accept it before that rule."""
-    host = side["host"]
-    found = _rule_of(answer)
-    backend = (side["firewall"].get("backend") or "iptables").lower()
-    text = found.get("text") or ""
-    if question == "nat_out":
-        src, dst = packet.get("src_net") or packet["src"], packet.get("dst_net") or packet["dst"]
-        if backend.startswith("nft"):
-            return (f"on {host}: exempt IPsec traffic before the NAT rule, e.g. "
-                    f"`nft insert rule {found.get('table') or 'ip nat'} {found.get('chain') or 'postrouting'} rt ipsec exists accept`")
-        return (f"on {host}: exempt IPsec traffic before the NAT rule: "
-                f"`iptables -t nat -I POSTROUTING -s {src} -d {dst} -m policy --dir out --pol ipsec -j ACCEPT`")
-    if backend.startswith("nft") and found.get("handle") is not None:
-        return f"on {host}: `nft delete rule {found.get('family', 'inet')} {found.get('table')} {found.get('chain')} handle {found['handle']}` or accept the packet before it"
-    chain = found.get("chain") or {"input": "INPUT", "output": "OUTPUT", "forward": "FORWARD"}.get(packet.get("hook"), "INPUT")
+def fix_for(host: str, item: dict[str, t.Any]) -> str:
+    """The concrete change for a failing check item: delete or precede the rule, or change the policy."""
+    packet = item.get("packet") or {}
+    ref = item.get("decided_by") or {}
+    if item.get("source_nat"):
+        nat_ref = item["source_nat"][0].get("rule") or ref
+        if str(nat_ref.get("backend")) == "nftables":
+            return (f"on {host}: exempt IPsec traffic before the NAT rule: "
+                    f"`nft insert rule {nat_ref.get('family')} {nat_ref.get('table')} {nat_ref.get('chain')} "
+                    f"position {nat_ref.get('handle')} rt ipsec exists accept`")
+        return (f"on {host}: exempt IPsec traffic before {describe_ref(nat_ref)}: `{_iptables(nat_ref)} -t nat -I POSTROUTING "
+                f"{nat_ref.get('index') or 1} -s {packet.get('src')} -d {packet.get('dst')} -m policy --dir out --pol ipsec -j ACCEPT` "
+                "(or limit the MASQUERADE to non-tunnel destinations)")
+    if ref.get("kind") == "route":
+        return f"on {host}: add the missing route ({ref.get('text')})"
+    if ref.get("kind") == "sysctl":
+        return f"on {host}: sysctl -w net.ipv4.conf.all.rp_filter=2 (loose) and the same for the outer interface"
+    chain = ref.get("chain") or "INPUT"
     proto = packet.get("proto")
-    match = f"-p {proto}" + (f" --dport {packet['dport']}" if packet.get("dport") else "")
-    addresses = f"-s {packet['src']} -d {packet['dst']}"
-    accept = f"`iptables -I {chain} {addresses} {match} -j ACCEPT`"
-    if question.startswith("forward"):
-        direction = "out" if question == "forward_out" else "in"
-        accept = f"`iptables -I FORWARD {addresses} -m policy --dir {direction} --pol ipsec -j ACCEPT`"
+    port = f" --dport {packet['dport']}" if packet.get("dport") else ""
+    ipsec = ""
+    if packet.get("ipsec_in"):
+        ipsec = " -m policy --dir in --pol ipsec"
+    elif packet.get("ipsec_out"):
+        ipsec = " -m policy --dir out --pol ipsec"
+    if str(ref.get("backend")) == "nftables":
+        if ref.get("kind") == "policy":
+            return f"on {host}: accept the packet in {ref.get('family')} {ref.get('table')} {ref.get('chain')} (its policy is {ref.get('policy')})"
+        return f"on {host}: `nft delete rule {ref.get('family')} {ref.get('table')} {ref.get('chain')} handle {ref.get('handle')}` or accept the packet before it"
+    accept = f"`{_iptables(ref)} -I {chain} -s {packet.get('src')} -d {packet.get('dst')} -p {proto}{port}{ipsec} -j ACCEPT`"
+    if ref.get("kind") == "policy":
+        return f"on {host}: the {chain} policy is {str(ref.get('policy')).upper()}: insert {accept}"
+    text = str(ref.get("text") or "")
+    table = ref.get("table")
+    table_opt = f"-t {table} " if table and table != "filter" else ""
     if text.startswith("-A "):
-        return f"on {host}: remove `iptables {'-t ' + found['table'] + ' ' if found.get('table') not in (None, 'filter') else ''}-D {text[3:]}` or insert {accept}"
+        return f"on {host}: remove it (`{_iptables(ref)} {table_opt}-D {text[3:]}`) or insert {accept} before it"
     return f"on {host}: insert {accept}"
+
+
+PAST = {"drop": "dropped", "reject": "rejected"}
+
+
+def check_problems(ctx: t.Any, name: str, check_name: str,
+                   needed: t.Callable[[dict[str, t.Any]], bool] = lambda item: True) -> list[dict[str, t.Any]]:
+    """Observations (see ``_finding.problem``) of one firewall check on side ``name``.
+
+    A blocked item is a failure when ``needed(item)``, else a warning; an item the evaluator cannot
+    decide is unknown, with the rules that made it so.
+    """
+    host = ctx.host(name)
+    found = ctx.firewall[name]
+    if found is None:
+        return [F.problem("unknown", name, f"{host}: firewall not gathered ({ctx.why_not(name, 'firewall')})")]
+    if not found["available"]:
+        return [F.problem("unknown", name, f"{host}: {found['reason']}")]
+    check = found["checks"].get(check_name)
+    if check is None or check["status"] == "skip":
+        return [F.problem("unknown", name, f"{host}: {check_name} check not possible ({(check or {}).get('summary', 'not run')})")]
+    problems = []
+    for item in check["items"]:
+        verdict = item.get("verdict")
+        ref = item.get("decided_by")
+        if item.get("source_nat"):
+            nat = item["source_nat"][0]
+            problems.append(F.problem("fail" if needed(item) else "warn", name,
+                                      f"{host}: {item['name']}: {str(nat.get('type')).upper()} by {describe_ref(nat.get('rule'))} "
+                                      "before the IPsec policy lookup", fix_for(host, item)))
+        elif verdict in PAST:
+            problems.append(F.problem("fail" if needed(item) else "warn", name,
+                                      f"{host}: {item['name']} is {PAST[verdict]} by {describe_ref(ref)}", fix_for(host, item)))
+        elif verdict == "unknown":
+            problems.append(F.problem("unknown", name, f"{host}: {item['name']}: cannot tell ({describe_unknown(item)})"))
+        else:
+            problems.append(F.problem("pass", name, f"{host}: {item['name']}: {verdict} ({describe_ref(ref)})"))
+    return problems

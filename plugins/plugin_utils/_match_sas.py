@@ -36,27 +36,30 @@ def _alg_name(value: t.Any) -> tuple[str | None, int | None]:
 
 
 def algorithms(state: dict[str, t.Any]) -> dict[str, t.Any]:
-    """Canonical (encryption, integrity, icv_bits) of a state, whichever form the state gives."""
+    """Canonical (encryption, integrity, icv_bits) of a state: xfrm_info's canonical names, else derived."""
     encryption = state.get("encryption")
     integrity = state.get("integrity")
     icv_bits = state.get("icv_bits")
-    aead = state.get("aead")
-    aead_name, aead_bits = _alg_name(aead)
-    if not encryption and aead_name:
+    aead, enc, auth = state.get("aead"), state.get("enc"), state.get("auth")
+    if not encryption and aead:
+        aead_name, aead_bits = _alg_name(aead)
         icv_bits = icv_bits or (aead.get("icv_bits") if isinstance(aead, dict) else None) or 128
-        canonical = _algorithms.kernel_aead(aead_name, aead_bits, icv_bits) if aead_bits else None
+        canonical = aead.get("canonical") if isinstance(aead, dict) else None
+        if not canonical and aead_bits and aead_name:
+            canonical = _algorithms.kernel_aead(aead_name, aead_bits, icv_bits)
         encryption = canonical or aead_name
         integrity = integrity or "NONE"
-    if not encryption:
-        enc_name, enc_bits = _alg_name(state.get("enc"))
-        if enc_name:
-            encryption = _algorithms.kernel_encryption(enc_name, enc_bits) or enc_name
-    if not integrity:
-        auth_name, _bits = _alg_name(state.get("auth"))
-        if auth_name:
-            trunc = icv_bits or _algorithms.kernel_auth_default_bits(auth_name)
-            icv_bits = icv_bits or trunc
-            integrity = _algorithms.kernel_integrity(auth_name, trunc or 0) or auth_name
+    if not encryption and enc:
+        enc_name, enc_bits = _alg_name(enc)
+        canonical = enc.get("canonical") if isinstance(enc, dict) else None
+        encryption = canonical or (_algorithms.kernel_encryption(enc_name, enc_bits) if enc_name else None) or enc_name
+    if not integrity and auth:
+        auth_name, _bits = _alg_name(auth)
+        trunc = icv_bits or (auth.get("trunc_bits") if isinstance(auth, dict) else None)
+        trunc = trunc or (_algorithms.kernel_auth_default_bits(auth_name) if auth_name else None)
+        icv_bits = icv_bits or trunc
+        canonical = auth.get("canonical") if isinstance(auth, dict) else None
+        integrity = canonical or (_algorithms.kernel_integrity(auth_name, trunc or 0) if auth_name else None) or auth_name
     return {"encryption": encryption, "integrity": integrity, "icv_bits": icv_bits}
 
 

@@ -89,6 +89,8 @@ def _score_connection(conn: dict[str, t.Any], own: dict[str, t.Any], peer_addrs:
         score += 4
     elif not remote:
         score += 1  # %any: could be the peer
+    else:
+        return 0  # points at another gateway
     local = set(_concrete(conn["local_addrs"]))
     if local and local & set(own["addresses"]):
         score += 2
@@ -113,7 +115,7 @@ def select_connection(
             peer_addrs.add(sa["remote_addr"])
     scored = sorted(((_score_connection(c, own, peer_addrs), i, c) for i, c in enumerate(conns)), key=lambda x: (-x[0], x[1]))
     best_score, _index, best = scored[0]
-    if best_score == 0 and len(conns) > 1:
+    if best_score == 0:
         return None, f"{own['host']}: none of {len(conns)} connections points at the peer ({', '.join(sorted(peer_addrs)) or 'unknown address'})"
     ties = [c for s, _i, c in scored if s == best_score]
     note = f"{own['host']}: connection {best['name']!r}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import _finding as F
+from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import _fw_checks
 from ansible_collections.netdoctor.ipsec.plugins.plugin_utils._rules import rule
 
 START_COMMANDS = {
@@ -19,6 +20,10 @@ START_COMMANDS = {
     "libreswan": "systemctl start ipsec",
     "racoon": "systemctl start racoon",
 }
+
+
+def _nat_between(ctx: t.Any) -> bool:
+    return any(sa["nat_local"] or sa["nat_remote"] for n in ctx.managed() for sa in ctx.tunnel.ike_sas[n])
 
 
 def _daemon_problems(ctx: t.Any, name: str) -> list[dict[str, t.Any]]:
@@ -40,9 +45,9 @@ def _daemon_problems(ctx: t.Any, name: str) -> list[dict[str, t.Any]]:
     if listening.get("500") is False:
         problems.append(F.problem("fail", name, f"{host}: {daemon}{version} runs but does not listen on UDP 500",
                                   f"on {host}: check the daemon's listen/interfaces settings and restart it"))
-    elif listening.get("4500") is False:
-        problems.append(F.problem("warn", name, f"{host}: {daemon}{version} does not listen on UDP 4500 (NAT-T impossible)",
-                                  f"on {host}: enable NAT traversal (port 4500) in the daemon"))
+    elif listening.get("4500") is False and _nat_between(ctx):
+        problems.append(F.problem("fail", name, f"{host}: {daemon}{version} does not listen on UDP 4500 but there is NAT "
+                                  "between the gateways (NAT-T impossible)", f"on {host}: enable NAT traversal (port 4500) in the daemon"))
     if not problems:
         ports = [p for p in ("500", "4500") if listening.get(p)]
         heard = f", listening on UDP {'/'.join(ports)}" if ports else ""
@@ -78,15 +83,6 @@ def _int(value: t.Any) -> int | None:
         return None
 
 
-def _per_interface(value: t.Any, interface: str | None) -> int | None:
-    """The effective value of a per-interface sysctl (max of all and the interface)."""
-    if isinstance(value, dict):
-        found = [_int(value.get("all")), _int(value.get(interface)) if interface else None]
-        known = [v for v in found if v is not None]
-        return max(known) if known else _int(value.get("default"))
-    return _int(value)
-
-
 def _routes_subnets(ctx: t.Any, name: str) -> bool:
     """True when the tunnel protects networks behind the gateway (so the gateway must forward)."""
     endpoint = ctx.tunnel.endpoint[name]
@@ -98,12 +94,11 @@ def _routes_subnets(ctx: t.Any, name: str) -> bool:
     return False
 
 
-def _wan_interface(ctx: t.Any, name: str) -> str | None:
-    endpoint = ctx.tunnel.endpoint[name]
-    for iface in ctx.side(name)["interfaces"]:
-        if any(str(a).split("/")[0] == endpoint for a in iface.get("addresses") or []):
-            return iface.get("name")
-    return None
+def _conf(sysctl: dict[str, t.Any], key: str) -> str:
+    conf = sysctl.get("conf") or {}
+    values = [f"{scope}={values.get(key)}" for scope, values in sorted(conf.items())
+              if isinstance(values, dict) and values.get(key) is not None and scope in ("all", "default")]
+    return f"{key} " + ", ".join(values) if values else ""
 
 
 @rule("HOST.SYSCTL")
@@ -122,19 +117,11 @@ def host_sysctl(ctx: t.Any) -> dict[str, t.Any]:
                 f"on {host}: sysctl -w net.ipv4.ip_forward=1 (and persist it in /etc/sysctl.d/)"))
         elif forward is not None:
             problems.append(F.problem("pass", name, f"{host}: net.ipv4.ip_forward = {forward}"))
-        wan = _wan_interface(ctx, name)
-        rp_filter = _per_interface(sysctl.get("rp_filter"), wan)
-        if rp_filter == 1:
-            problems.append(F.problem(
-                "warn", name,
-                f"{host}: strict rp_filter (1) on {wan or 'all'}: decapsulated packets are dropped when the route back "
-                "to their source does not leave through the interface they came in on",
-                f"on {host}: sysctl -w net.ipv4.conf.all.rp_filter=2 (loose) or make sure the remote subnet routes via {wan or 'the WAN interface'}"))
-        notes = []
-        for key in ("accept_redirects", "send_redirects", "xfrm_larval_drop"):
-            value = _per_interface(sysctl.get(key), wan)
-            if value is not None:
-                notes.append(f"{key}={value}")
+        if ctx.conn(name) is not None:
+            problems += [p for p in _fw_checks.check_problems(ctx, name, "rp_filter") if p["status"] != "unknown"]
+        notes = [text for text in (_conf(sysctl, "accept_redirects"), _conf(sysctl, "send_redirects")) if text]
+        if sysctl.get("xfrm_larval_drop") is not None:
+            notes.append(f"xfrm_larval_drop={sysctl['xfrm_larval_drop']}")
         if notes:
-            problems.append(F.problem("pass", name, f"{host}: " + ", ".join(notes)))
-    return F.combine(problems, "forwarding and filtering sysctls suit the tunnel")
+            problems.append(F.problem("pass", name, f"{host}: " + "; ".join(notes)))
+    return F.combine(problems, "forwarding and reverse-path filtering suit the tunnel")

@@ -47,39 +47,12 @@ def _uses_4500(ctx: t.Any) -> bool:
     return versions.get("negotiated") == 2 and any(ctx.daemon(n) == "strongswan" for n in ctx.managed())
 
 
-def firewall_problems(ctx: t.Any, name: str, questions: t.Sequence[str], needed: t.Callable[[str], bool]) -> list[dict[str, t.Any]]:
-    """Observations for the firewall answers ``questions`` of side ``name``."""
-    host = ctx.host(name)
-    checks = ctx.firewall[name]
-    if checks is None:
-        return [F.problem("unknown", name, f"{host}: firewall not gathered ({ctx.why_not(name, 'firewall')})")]
-    if not checks["available"]:
-        return [F.problem("unknown", name, f"{host}: {checks['reason']}")]
-    problems = []
-    for question in questions:
-        answer = checks["answers"].get(question)
-        if answer is None:
-            continue
-        what = _fw_checks.describe_question(question, _fw_checks.packets(ctx.tunnel, name).get(question, {}))
-        verdict = answer.get("verdict")
-        if verdict in ("drop", "reject"):
-            status = "fail" if needed(question) else "warn"
-            problems.append(F.problem(status, name, f"{host}: {what} is {verdict}ped by {_fw_checks.describe_rule(answer)}",
-                                      _fw_checks.fix_for(ctx.side(name), question, answer, _fw_checks.packets(ctx.tunnel, name)[question])))
-        elif verdict == "unknown":
-            problems.append(F.problem("unknown", name, f"{host}: {what}: cannot tell ({answer.get('reason') or _fw_checks.describe_rule(answer)})"))
-        else:
-            problems.append(F.problem("pass", name, f"{host}: {what} passes ({_fw_checks.describe_rule(answer)})"))
-    return problems
-
-
 @rule("P1.FW_IKE")
 def fw_ike(ctx: t.Any) -> dict[str, t.Any]:
     uses_4500 = _uses_4500(ctx)
     problems = []
     for name in ctx.managed():
-        problems += firewall_problems(ctx, name, ("ike_in_500", "ike_out_500", "ike_in_4500", "ike_out_4500"),
-                                      lambda q: "500" in q and ("4500" not in q or uses_4500))
+        problems += _fw_checks.check_problems(ctx, name, "ike", lambda item: (item.get("packet") or {}).get("dport") != 4500 or uses_4500)
     if ctx.one_sided:
         problems.append(F.problem("skip", "b", f"{ctx.host('b')}: firewall of the unmanaged peer not readable"))
     return F.combine(problems, "IKE (UDP 500/4500) passes both gateways' firewalls in both directions")
@@ -416,57 +389,56 @@ def identity(ctx: t.Any) -> dict[str, t.Any]:
 
 # --- P1.NAT ---------------------------------------------------------------------------------------
 
+def _encap_kind(state: dict[str, t.Any]) -> str:
+    encap = state.get("encap")
+    if not encap:
+        return "none"
+    return str(encap.get("type") if isinstance(encap, dict) else encap)
+
+
 @rule("P1.NAT")
 def nat(ctx: t.Any) -> dict[str, t.Any]:
     problems = []
     nat_seen = False
     for name in ctx.managed():
-        host = ctx.host(name)
         for sa in ctx.tunnel.ike_sas[name]:
             if sa["nat_local"] or sa["nat_remote"]:
                 nat_seen = True
                 where = "this side" if sa["nat_local"] else "the peer"
-                problems.append(F.problem("pass", name, f"{host}: IKE detected NAT ({where} is behind NAT)"))
-    # Address view: the peer knows this side by an address this side does not own.
+                problems.append(F.problem("pass", name, f"{ctx.host(name)}: IKE detected NAT ({where} is behind NAT)"))
     if not ctx.one_sided:
         for name in ("a", "b"):
             other = _pair.other(name)
-            seen_as = [addr for addr in ctx.tunnel.peers[other] if ctx.side(name)["addresses"] and not _side.owns_address(ctx.side(name), addr)]
+            seen_as = [addr for addr in ctx.tunnel.peers[other]
+                       if ctx.side(name)["addresses"] and not _side.owns_address(ctx.side(name), addr)]
             if seen_as:
                 nat_seen = True
-                problems.append(F.problem("pass", name, f"{ctx.host(other)} knows {ctx.host(name)} as {seen_as[0]}, "
-                                          f"which {ctx.host(name)} does not own: address translation between them"))
-    encap = {name: sorted({str(s.get("encap") and (s["encap"].get("type") if isinstance(s["encap"], dict) else s["encap"]) or "none")
-                           for s in ctx.tunnel.states[name]}) for name in ctx.managed()}
+                problems.append(F.problem("pass", name, f"{ctx.host(other)} knows {ctx.host(name)} as {seen_as[0]}, which "
+                                          f"{ctx.host(name)} does not own: address translation between them"))
+    encap = {name: sorted({_encap_kind(s) for s in ctx.tunnel.states[name]}) for name in ctx.managed()}
     for name in ctx.managed():
-        states = ctx.tunnel.states[name]
-        if not states:
-            continue
-        plain = [s for s in states if not s.get("encap")]
+        plain = [s for s in ctx.tunnel.states[name] if not s.get("encap")]
         if nat_seen and plain:
-            conn = ctx.conn(name)
-            problems.append(F.problem("fail", name, f"{ctx.host(name)}: NAT between the gateways but SA {plain[0]['spi']} is not "
-                                      "UDP-encapsulated: the NAT device drops or mangles plain ESP",
-                                      f"enable NAT-T: {_fixes.where(ctx.side(name), conn, 'encap')} (remove encapsulation=no / "
-                                      "encap settings that disable it), then re-establish the SA"))
-    if not ctx.one_sided and all(ctx.tunnel.states[n] for n in ("a", "b")):
+            problems.append(F.problem(
+                "fail", name, f"{ctx.host(name)}: NAT between the gateways but SA {plain[0]['spi']} is plain ESP, not "
+                "UDP-encapsulated: the NAT device drops or mangles it",
+                f"enable NAT-T: {_fixes.where(ctx.side(name), ctx.conn(name), 'encap')} (remove settings that disable "
+                "encapsulation), then re-establish the SA"))
+    if not nat_seen and not ctx.one_sided and all(ctx.tunnel.states[n] for n in ("a", "b")):
         if (encap["a"] == ["none"]) != (encap["b"] == ["none"]):
-            odd = "a" if encap["a"] != ["none"] else "b"
-            problems.append(F.problem("fail", "both", f"UDP encapsulation differs: {ctx.host('a')} {', '.join(encap['a'])}, "
-                                      f"{ctx.host('b')} {', '.join(encap['b'])} (the receiver counts XfrmInStateMismatch)",
-                                      f"re-establish the CHILD_SA so that both sides agree; check forced encapsulation on {ctx.host(odd)}"))
+            problems.append(F.problem(
+                "fail", "both", f"UDP encapsulation differs: {ctx.host('a')} {', '.join(encap['a'])}, {ctx.host('b')} "
+                f"{', '.join(encap['b'])} (the receiver counts XfrmInStateMismatch)", "re-establish the CHILD_SA on both sides"))
+    wire = []
     for name in ctx.managed():
-        for flow in ctx.side(name).get("capture") and (ctx.side(name)["capture"].get("esp") or []) or []:
-            if flow.get("encap"):
-                problems.append(F.problem("pass", "wire", f"{ctx.host(name)} captured UDP-encapsulated ESP (SPI {flow.get('spi')})"))
-                break
-    if not any(p["status"] != "pass" for p in problems):
-        summary = ("NAT between the gateways; NAT-T encapsulation used consistently" if nat_seen
-                   else "no NAT between the gateways")
-        if not any(ctx.tunnel.ike_established(n) for n in ctx.managed()) and not nat_seen:
-            return F.skipped("no IKE SA, so no NAT detection result", evidence=[F.evidence(p["side"], p["text"]) for p in problems])
-        return F.passed(summary, [F.evidence(p["side"] if p["side"] != "wire" else "wire", p["text"]) for p in problems])
-    return F.combine([p if p["side"] != "wire" else {**p, "side": "both"} for p in problems], "NAT-T consistent")
+        encapsulated = [f for f in (ctx.side(name).get("capture") or {}).get("esp") or [] if f.get("encap")]
+        if encapsulated:
+            wire.append(F.evidence("wire", f"{ctx.host(name)} captured UDP-encapsulated ESP (SPI {encapsulated[0].get('spi')})"))
+    if not nat_seen and not any(p["status"] != "pass" for p in problems) and not any(
+            ctx.tunnel.ike_established(n) for n in ctx.managed()):
+        return F.skipped("no IKE SA, so no NAT detection result", evidence=wire)
+    summary = "NAT between the gateways; NAT-T encapsulation used consistently" if nat_seen else "no NAT between the gateways"
+    return F.combine(problems, summary, wire)
 
 
 # --- P1.SA ----------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import typing as t
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _addr
 from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import _compare_selectors
 from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import _finding as F
-from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import _fixes, _match_sas, _pair
+from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import _fixes, _fw_checks, _match_sas, _pair
 from ansible_collections.netdoctor.ipsec.plugins.plugin_utils._rules import rule
 
 TRUNCATION_FIELDS = {"integrity", "icv_bits"}
@@ -250,9 +250,6 @@ def policy(ctx: t.Any) -> dict[str, t.Any]:
 
 # --- P2.ROUTE -------------------------------------------------------------------------------------
 
-BAD_ROUTE_TYPES = {"unreachable", "blackhole", "prohibit", "throw"}
-
-
 def _route_fix(ctx: t.Any, name: str, destination: str) -> str:
     host = ctx.host(name)
     peer = ctx.tunnel.endpoint[_pair.other(name)]
@@ -260,12 +257,12 @@ def _route_fix(ctx: t.Any, name: str, destination: str) -> str:
                         if any(_compare_selectors.covers_address(c["local_ts"], a) for c in ctx.tunnel.children(name))), None)
     src = f" src {local_inner}" if local_inner else ""
     if ctx.daemon(name) == "strongswan":
-        hint = "strongSwan installs this route in table 220 itself (charon.install_routes = yes); "
+        hint = " (strongSwan installs it in table 220 itself unless charon.install_routes = no; re-initiating the CHILD_SA restores it)"
     elif ctx.daemon(name) == "libreswan":
-        hint = "libreswan adds it when leftsourceip= is set; "
+        hint = " (libreswan adds it when leftsourceip= is set; `ipsec auto --route` restores it)"
     else:
         hint = ""
-    return f"on {host}: {hint}`ip route add {destination} via {peer or '<next hop toward the peer>'}{src}` (or remove the route that rejects it)"
+    return f"on {host}: `ip route add {destination} via {peer or '<next hop toward the peer>'}{src}`{hint}"
 
 
 @rule("P2.ROUTE")
@@ -273,28 +270,12 @@ def route(ctx: t.Any) -> dict[str, t.Any]:
     problems = []
     for name in ctx.managed():
         host = ctx.host(name)
-        routes = ctx.side(name)["routes"]
-        remote = [ts for child in ctx.tunnel.children(name) for ts in child["remote_ts"]]
-        if not routes:
-            problems.append(F.problem("unknown", name, f"{host}: route lookups not gathered ({ctx.why_not(name, 'firewall')})"))
-            continue
-        checked = False
-        for entry in routes:
-            dst = entry.get("dst") or entry.get("destination")
-            if not dst or entry.get("purpose") == "peer":
-                continue
-            if remote and not any(_covers(_net(ts), _net(dst)) or _covers(_net(dst), _net(ts)) for ts in remote):
-                continue
-            checked = True
-            kind = str(entry.get("type") or "unicast").lower()
-            if entry.get("error") or kind in BAD_ROUTE_TYPES:
-                reason = entry.get("error") or f"{kind} route"
-                problems.append(F.problem("fail", name, f"{host}: no usable route toward {dst} ({reason})", _route_fix(ctx, name, _net(dst) or dst)))
-            else:
-                via = f" via {entry['via']}" if entry.get("via") else ""
-                table = f" table {entry['table']}" if entry.get("table") not in (None, "main", 254) else ""
-                src = f" src {entry['src']}" if entry.get("src") else ""
-                problems.append(F.problem("pass", name, f"{host}: {dst}{via} dev {entry.get('dev') or '?'}{src}{table}"))
-        if not checked:
-            problems.append(F.problem("unknown", name, f"{host}: no route lookup toward the remote subnets ({', '.join(remote) or '?'})"))
-    return F.combine(problems, "routes toward the remote subnets exist")
+        for item in _fw_checks.check_problems(ctx, name, "route"):
+            if item["status"] == "fail":
+                destination = next((str(ts).split("[")[0] for child in ctx.tunnel.children(name) for ts in child["remote_ts"]
+                                    if str(ts).split("[")[0] in item["text"]), None)
+                item = {**item, "fix": _route_fix(ctx, name, destination or "<remote subnet>")}
+            problems.append(item)
+        if not problems:
+            problems.append(F.problem("unknown", name, f"{host}: no route lookup"))
+    return F.combine(problems, "routes toward the remote subnets and the peer exist")

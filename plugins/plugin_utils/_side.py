@@ -36,10 +36,11 @@ Normalised record (all keys always present)::
                        reqid}], current}],
            stat: {XfrmInNoStates: 0, ...}}
     xfrm_after: same shape as xfrm, or null (state re-read after the probe)
-    firewall: {backend, ruleset: <firewall_info result, for the evaluator>, both_loaded}
-    sysctl: {ip_forward, rp_filter: {all, default, <ifname>...}, accept_redirects,
-             send_redirects, xfrm_larval_drop, ...}
-    routes: [{purpose, dst, type, via, dev, src, table, error}]
+    firewall: {backend, both_loaded, active_backends, info: <the firewall_info result, read only by
+               _firewall_checks and the rule evaluator>}
+    sysctl: {ip_forward, conf: {all|default|<ifname>: {rp_filter, accept_redirects, ...}},
+             effective_rp_filter: {<ifname>: 0|1|2}, xfrm_larval_drop, ...}  (firewall_info's)
+    routes: [firewall_info route lookups: {purpose, subnet, lookup, from, dev, src, table, type, error, reachable}]
     logs: [{time, daemon, level, code, message, detail}]
     capture: {start, end, interfaces, ike: [...], esp: [...], plaintext_out, icmp_errors,
               xfrm_stat_delta, file, errors} | null
@@ -109,7 +110,7 @@ def empty_side(host: str, managed: bool = True) -> dict[str, t.Any]:
         "ike": empty_ike(),
         "xfrm": empty_xfrm(),
         "xfrm_after": None,
-        "firewall": {"backend": None, "ruleset": None, "both_loaded": False},
+        "firewall": {"backend": None, "both_loaded": False, "active_backends": [], "info": None},
         "sysctl": {},
         "routes": [],
         "logs": [],
@@ -146,7 +147,7 @@ def _norm_child(child: dict[str, t.Any], parent: dict[str, t.Any]) -> dict[str, 
         "mode": (child.get("mode") or "tunnel").lower(),
         "start_action": child.get("start_action", parent.get("start_action")),
         "pfs": child.get("pfs"),
-        "integrity_truncation": child.get("integrity_truncation"),
+        "integrity_truncation": 96 if child.get("sha256_96") or parent.get("sha256_96") else child.get("integrity_truncation"),
     }
 
 
@@ -226,10 +227,10 @@ def _norm_ike_sa(sa: dict[str, t.Any]) -> dict[str, t.Any]:
         "spi_i": sa.get("spi_i"),
         "spi_r": sa.get("spi_r"),
         "proposal": _norm_proposal(sa["proposal"]) if sa.get("proposal") else None,
-        "local_addr": _strip_prefix(sa.get("local_addr") or ""),
-        "remote_addr": _strip_prefix(sa.get("remote_addr") or ""),
-        "nat_local": bool(sa.get("nat_local")),
-        "nat_remote": bool(sa.get("nat_remote")),
+        "local_addr": _strip_prefix(sa.get("local_addr") or sa.get("local_host") or ""),
+        "remote_addr": _strip_prefix(sa.get("remote_addr") or sa.get("remote_host") or ""),
+        "nat_local": bool(sa.get("nat_local") or (sa.get("nat") or {}).get("local")),
+        "nat_remote": bool(sa.get("nat_remote") or (sa.get("nat") or {}).get("remote")),
         "children": [_norm_child_sa(child) for child in _list(sa.get("children"))],
     }
 
@@ -254,7 +255,8 @@ def _norm_ike(ike: dict[str, t.Any]) -> dict[str, t.Any]:
     result["running"] = ike.get("running")
     listening = ike.get("listening") or {}
     if isinstance(listening, dict):
-        result["listening"] = {port: listening.get(port, listening.get(int(port))) for port in ("500", "4500")}
+        result["listening"] = {port: next((listening[k] for k in (port, int(port), f"udp_{port}") if k in listening), None)
+                               for port in ("500", "4500")}
     result["config_changed"] = ike.get("config_changed")
     result["connections"] = [_norm_connection(conn) for conn in _list(ike.get("connections"))]
     result["sas"] = [_norm_ike_sa(sa) for sa in _list(ike.get("sas"))]
@@ -291,6 +293,7 @@ def _norm_xfrm(xfrm: dict[str, t.Any] | None) -> dict[str, t.Any] | None:
     if xfrm is None:
         return None
     return {
+        "esp_supported": xfrm.get("esp_supported"),
         "states": [_norm_state(s) for s in _list(xfrm.get("states"))],
         "policies": [_norm_policy(p) for p in _list(xfrm.get("policies"))],
         "stat": dict(xfrm.get("stat") or {}),
@@ -321,8 +324,9 @@ def normalise_side(record: dict[str, t.Any]) -> dict[str, t.Any]:
     firewall = record.get("firewall") or {}
     side["firewall"] = {
         "backend": firewall.get("backend"),
-        "ruleset": firewall.get("ruleset"),
         "both_loaded": bool(firewall.get("both_loaded")),
+        "active_backends": _list(firewall.get("active_backends")),
+        "info": firewall.get("info"),
     }
     side["sysctl"] = dict(record.get("sysctl") or {})
     side["routes"] = _list(record.get("routes"))
@@ -352,3 +356,173 @@ def owns_address(side: dict[str, t.Any], address: str | None) -> bool:
         return False
     address = _strip_prefix(address)
     return any(_addr.normalize_network(address) == _addr.normalize_network(own) for own in side["addresses"])
+
+
+# --- from the gathering modules' results -----------------------------------------------------------
+
+
+def result_status(result: t.Any) -> tuple[str, str]:
+    """(status, reason) of one registered module result."""
+    if not isinstance(result, dict) or not result:
+        return "missing", "not gathered in this run"
+    if result.get("skipped"):
+        return "skipped", str(result.get("skip_reason") or result.get("msg") or "skipped")
+    if result.get("unreachable"):
+        return "error", f"host unreachable: {result.get('msg', '')}".strip()
+    if result.get("failed"):
+        return "error", str(result.get("msg") or "the module failed")
+    errors = [e if isinstance(e, str) else e.get("message") or str(e) for e in _list(result.get("errors"))]
+    if errors:
+        return "partial", "; ".join(str(e) for e in errors[:3])
+    return "ok", ""
+
+
+def _capture(result: dict[str, t.Any]) -> dict[str, t.Any]:
+    summary = result.get("summary") or {}
+    ike = summary.get("ike") or {}
+    sas = {sa.get("ispi"): sa for sa in ike.get("sas") or []}
+    messages = []
+    for msg in ike.get("messages") or []:
+        response = msg.get("response")
+        if response is None:
+            # IKEv1 has no response flag: what the SA's responder sends counts as an answer.
+            sa = sas.get(msg.get("ispi")) or {}
+            response = bool(sa) and msg.get("src") == sa.get("responder")
+        messages.append({
+            "time": msg.get("time"), "dir": msg.get("direction"), "src": msg.get("src"), "dst": msg.get("dst"),
+            "sport": msg.get("sport"), "dport": msg.get("dport"), "version": msg.get("major_version"),
+            "exchange": msg.get("exchange"), "response": bool(response), "msgid": msg.get("message_id"),
+            "spi_i": msg.get("ispi"), "spi_r": msg.get("rspi"), "notify": list(msg.get("notify_types") or []),
+            "proposals": list(msg.get("proposals") or []), "retransmit": bool(msg.get("retransmission")),
+            "answered": msg.get("answered"), "digest": msg.get("digest"), "encrypted": bool(msg.get("encrypted")),
+        })
+    esp = [{"spi": _norm_spi(flow.get("spi")), "dir": flow.get("direction"), "src": flow.get("src"), "dst": flow.get("dst"),
+            "packets": flow.get("packets") or 0, "bytes": flow.get("bytes") or 0, "encap": flow.get("encapsulation") == "udp",
+            "gaps": flow.get("gaps") or 0, "replays": flow.get("replays") or 0} for flow in summary.get("esp") or []]
+    cleartext = summary.get("cleartext") or {}
+    window = result.get("window") or {}
+    return {
+        "start": window.get("start"), "end": window.get("end"), "late_ms": window.get("late_ms"),
+        "interfaces": list((result.get("plan") or {}).get("interfaces") or []),
+        "files": [f.get("path") for f in result.get("files") or [] if f.get("state") == "kept"],
+        "ike": messages, "ike_sas": list(ike.get("sas") or []), "esp": esp,
+        "plaintext_out": (cleartext.get("outbound_leak") or {}).get("packets") or 0,
+        "leak_examples": list(cleartext.get("leak_examples") or []),
+        "subnets_known": cleartext.get("subnets_known"),
+        "icmp_errors": list((summary.get("icmp") or {}).get("errors") or []),
+        "xfrm_stat_delta": dict((result.get("xfrm_stat") or {}).get("delta") or {}),
+        "warnings": list(summary.get("warnings") or []),
+    }
+
+
+def _probe(result: dict[str, t.Any]) -> dict[str, t.Any] | None:
+    probe = result.get("probe")
+    if not isinstance(probe, dict) or not probe.get("results"):
+        return None
+    icmp, tcp = [], None
+    for entry in probe["results"]:
+        if entry.get("type") == "icmp":
+            icmp.append({"size": entry.get("size"), "df": entry.get("df"), "sent": entry.get("sent") or 0,
+                         "received": entry.get("received") or 0, "status": entry.get("status"),
+                         "ok": entry.get("status") in ("ok", "partial"), "path_mtu": entry.get("path_mtu"),
+                         "errors": list(entry.get("errors") or [])})
+        elif entry.get("type") == "tcp":
+            tcp = {"port": entry.get("port"), "ok": entry.get("status") == "connected",
+                   "refused": entry.get("status") == "refused", "status": entry.get("status"),
+                   "error": entry.get("msg") or entry.get("errno"), "time_ms": entry.get("time_ms")}
+    first = probe["results"][0]
+    return {"ran": True, "source": first.get("source"), "destination": first.get("destination"), "icmp": icmp, "tcp": tcp}
+
+
+def _firewall_part(info: dict[str, t.Any]) -> dict[str, t.Any]:
+    firewall = info.get("firewall") or {}
+    return {"backend": firewall.get("backend"), "both_loaded": bool(firewall.get("both_loaded")),
+            "active_backends": list(firewall.get("active_backends") or []), "info": info}
+
+
+def _interfaces(info: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    by_name: dict[str, dict[str, t.Any]] = {}
+    for iface in info.get("interfaces") or []:
+        name = iface.get("name") or iface.get("interface")
+        if name:
+            by_name[name] = {"name": name, "mtu": iface.get("mtu"), "addresses": []}
+    for entry in info.get("addresses") or []:
+        name = entry.get("interface")
+        if name:
+            by_name.setdefault(name, {"name": name, "mtu": None, "addresses": []})["addresses"].append(
+                f"{entry.get('address')}/{entry.get('prefix')}" if entry.get("prefix") is not None else entry.get("address"))
+    return list(by_name.values())
+
+
+def build_side(
+    host: str,
+    results: dict[str, t.Any],
+    peer_address: str | None = None,
+    salt_id: str | None = None,
+) -> dict[str, t.Any]:
+    """The side record of gateway ``host`` from its registered module results.
+
+    ``results`` maps ``ike_info``, ``xfrm_info``, ``xfrm_info_after`` (re-read after the probe),
+    ``firewall_info``, ``log_info`` and ``capture`` to what the modules returned (any may be
+    missing, skipped or failed: the source then says so and the rules report unknown/skip).
+    """
+    record: dict[str, t.Any] = {"host": host, "managed": True, "peer_address": peer_address,
+                                "fingerprint_salt_id": salt_id, "sources": {}, "warnings": []}
+    addresses: list[str] = []
+    for module, source in MODULE_SOURCES.items():
+        status, reason = result_status(results.get(module))
+        record["sources"][source] = {"status": status, "reason": reason}
+        if status == "partial":
+            record["warnings"].append(f"{module}: {reason}")
+    xfrm = results.get("xfrm_info") or {}
+    if record["sources"]["xfrm"]["status"] in ("ok", "partial"):
+        record["xfrm"] = xfrm.get("xfrm") or {}
+        addresses += [a for a in xfrm.get("local_addresses") or [] if not str(a).startswith(("127.", "::1", "fe80:"))]
+    after = results.get("xfrm_info_after") or {}
+    if result_status(after)[0] in ("ok", "partial"):
+        record["xfrm_after"] = after.get("xfrm") or {}
+    ike = results.get("ike_info") or {}
+    if record["sources"]["ike"]["status"] in ("ok", "partial"):
+        record["ike"] = ike.get("ike") or ike
+    logs = results.get("log_info") or {}
+    if record["sources"]["logs"]["status"] in ("ok", "partial"):
+        record["logs"] = logs.get("entries") or logs.get("logs") or []
+    capture = results.get("capture") or {}
+    status = record["sources"]["capture"]["status"]
+    if status in ("ok", "partial") and capture.get("summary") is not None:
+        record["capture"] = _capture(capture)
+        record["probe"] = _probe(capture)
+        record["sources"]["probe"] = ({"status": "ok", "reason": ""} if record["probe"]
+                                      else {"status": "skipped", "reason": "no probe in this run"})
+    else:
+        record["sources"]["probe"] = {"status": "missing", "reason": "no capture, so no probe, in this run"}
+    record["addresses"] = list(dict.fromkeys(addresses))
+    side = normalise_side(record)
+    info = results.get("firewall_info") or {}
+    if side["sources"]["firewall"]["status"] in ("ok", "partial"):
+        attach_firewall_info(side, info, record["sources"]["firewall"])
+    return side
+
+
+def attach_firewall_info(side: dict[str, t.Any], info: dict[str, t.Any], source: dict[str, str] | None = None) -> dict[str, t.Any]:
+    """Put a firewall_info result into a (normalised) side record: rules, sysctls, routes, addresses."""
+    side["sources"]["firewall"] = dict(source or {"status": "ok", "reason": ""})
+    side["firewall"] = _firewall_part(info)
+    side["sysctl"] = dict(info.get("sysctl") or {})
+    side["routes"] = list((info.get("routes") or {}).get("lookups") or [])
+    side["interfaces"] = _interfaces(info)
+    own = [e.get("address") for e in info.get("addresses") or []
+           if e.get("address") and not str(e.get("address")).startswith(("127.", "::1", "fe80:"))]
+    side["addresses"] = list(dict.fromkeys(side["addresses"] + own))
+    _fill_listening(side, list(info.get("listeners") or []))
+    return side
+
+
+def _fill_listening(side: dict[str, t.Any], listeners: list[dict[str, t.Any]]) -> None:
+    """UDP 500/4500 listeners seen by firewall_info fill what ike_info did not say."""
+    if not listeners:
+        return
+    ports = {str(entry.get("port")) for entry in listeners if entry.get("port")}
+    for port in ("500", "4500"):
+        if side["ike"]["listening"].get(port) is None:
+            side["ike"]["listening"][port] = port in ports
