@@ -24,6 +24,7 @@ import hmac
 import os
 
 FINGERPRINT_PREFIX = "hmac-sha256:"
+_ONE_SHOT_HMAC = getattr(hmac, "digest", None)
 
 
 def _to_bytes(value):
@@ -39,7 +40,11 @@ def random_salt():
 
 def fingerprint(secret, salt):
     """Fingerprint of ``secret`` (bytes or text) under ``salt`` (text or bytes)."""
-    digest = hmac.new(_to_bytes(salt), _to_bytes(secret), hashlib.sha256).hexdigest()
+    if _ONE_SHOT_HMAC is not None:
+        # hmac.digest (3.7+) is the same HMAC, computed in C: it matters for thousands of SA keys.
+        digest = binascii.hexlify(_ONE_SHOT_HMAC(_to_bytes(salt), _to_bytes(secret), "sha256")).decode("ascii")
+    else:
+        digest = hmac.new(_to_bytes(salt), _to_bytes(secret), hashlib.sha256).hexdigest()
     return FINGERPRINT_PREFIX + digest[:32]
 
 
