@@ -108,7 +108,6 @@ _U8 = struct.Struct("=B")
 _U32 = struct.Struct("=I")
 _U64 = struct.Struct("=Q")
 _IFADDRMSG = struct.Struct("=BBBBI")
-_BE16 = struct.Struct(">H")
 _ZERO_SELECTOR = b"\0" * 56
 
 
@@ -261,61 +260,20 @@ def _interface_table():
 # --- pieces -------------------------------------------------------------------------------------
 
 
-def _selector(values, default_family, ifname):
-    """A selector record from the 12 unpacked xfrm_selector fields."""
-    daddr, saddr, dport, dport_mask, sport, sport_mask, family, plen_d, plen_s, proto, ifindex, user = values
-    family = family or default_family
-    selector = rec.new_selector()
-    selector["src"] = "%s/%d" % (address(family, saddr), plen_s)
-    selector["dst"] = "%s/%d" % (address(family, daddr), plen_d)
-    selector["family"] = FAMILIES[family]
-    selector["uid"] = user
-    if proto:
-        selector["proto"] = proto
-        selector["proto_name"] = rec.protocol_name(proto)
-    sport = socket.ntohs(sport)
-    dport = socket.ntohs(dport)
-    if proto in rec.ICMP_PROTOCOLS:
-        selector["type"] = sport if sport_mask else None
-        selector["code"] = dport if dport_mask else None
-    elif proto == rec.GRE_PROTOCOL:
-        if sport_mask or dport_mask:
-            selector["gre_key"] = (sport << 16) + dport
-    elif proto == rec.MH_PROTOCOL:
-        selector["type"] = sport if sport_mask else None
-    else:
-        selector["sport"] = sport if sport_mask else None
-        selector["dport"] = dport if dport_mask else None
-    if ifindex > 0:
-        selector["dev"] = ifname(ifindex)
-    return selector
+def _names(table):
+    """iproute2's name of every value of an 8-bit field (the number as text when it has none)."""
+    return [table.get(value, "%d" % value) for value in range(256)]
 
 
-def _lifetime(cfg):
-    lifetime = rec.new_lifetime()
-    (lifetime["soft_bytes"], lifetime["hard_bytes"], lifetime["soft_packets"], lifetime["hard_packets"]) = [
-        rec.limit(value) for value in cfg[:4]]
-    (lifetime["soft_add_seconds"], lifetime["hard_add_seconds"],
-     lifetime["soft_use_seconds"], lifetime["hard_use_seconds"]) = cfg[4:]
-    return lifetime
-
-
-def _current(cur):
-    return {"bytes": cur[0], "packets": cur[1], "add_time": cur[2] or None, "use_time": cur[3] or None}
-
-
-def _algorithm(state, kind, data, with_length):
-    if with_length:
-        name, key_bits, extra = _ALGO_WITH_LEN.unpack_from(data)
-        key = data[_ALGO_WITH_LEN.size:_ALGO_WITH_LEN.size + key_bits // 8]
-    else:
-        name, key_bits = _ALGO.unpack_from(data)
-        extra = None
-        key = data[_ALGO.size:_ALGO.size + key_bits // 8]
-    name = _text(name)
-    if kind == "auth" and extra is None:
-        extra = rec._algorithms.kernel_auth_default_bits(name)
-    rec.set_algorithm(state, kind, name, _hex(key), key_bits, extra)
+_XFRM_PROTO_NAMES = _names(rec.XFRM_PROTOS)
+_MODE_NAMES = _names(rec.MODES)
+_SHARE_NAMES = _names(rec.SHARES)
+_LEVEL_NAMES = _names(rec.TEMPLATE_LEVELS)
+_ACTION_NAMES = _names(rec.POLICY_ACTIONS)
+_PTYPE_NAMES = _names(rec.POLICY_TYPES)
+_POLICY_DIR_NAMES = _names(rec.POLICY_DIRS)
+_U32_ATTRIBUTE_KEYS = {XFRMA_IF_ID: "if_id", XFRMA_TFCPAD: "tfcpad", XFRMA_SA_PCPU: "pcpu",
+                       XFRMA_MTIMER_THRESH: "mapping_maxage", XFRMA_NAT_KEEPALIVE_INTERVAL: "nat_keepalive_interval"}
 
 
 def _mark(data):
@@ -331,35 +289,9 @@ def _replay_esn(data):
             "bitmap": "".join("%08x" % word for word in reversed(words))}
 
 
-def _offload(data, ifname, with_dir):
-    ifindex, flags = _OFFLOAD.unpack_from(data)
-    return {"dev": ifname(ifindex),
-            "dir": ("in" if flags & XFRM_OFFLOAD_INBOUND else "out") if with_dir else None,
-            "mode": "packet" if flags & XFRM_OFFLOAD_PACKET else "crypto"}
-
-
 def _sec_ctx(data):
     _len, _exttype, _alg, _doi, ctx_len = _SEC_CTX.unpack_from(data)
     return data[_SEC_CTX.size:_SEC_CTX.size + ctx_len].decode("utf-8", "replace")
-
-
-def _template(data, offset):
-    (daddr, spi, proto, family, saddr, reqid, mode, share, optional,
-     aalgos, ealgos, calgos) = _USER_TMPL.unpack_from(data, offset)
-    template = rec.new_template()
-    template["src"] = address(family, saddr)
-    template["dst"] = address(family, daddr)
-    template["family"] = FAMILIES[family]
-    template["proto"] = rec.name_of(rec.XFRM_PROTOS, proto)
-    template["spi"] = rec.spi_text(struct.unpack(">I", spi)[0])
-    template["reqid"] = reqid
-    template["mode"] = rec.name_of(rec.MODES, mode)
-    template["level"] = rec.name_of(rec.TEMPLATE_LEVELS, optional)
-    template["share"] = rec.name_of(rec.SHARES, share)
-    template["enc_mask"] = "%08x" % ealgos
-    template["auth_mask"] = "%08x" % aalgos
-    template["comp_mask"] = "%08x" % calgos
-    return template
 
 
 def _unknown(record, kind, data):
@@ -371,134 +303,229 @@ def _check_family(family, what):
         raise NetlinkError("%s with address family %d: unknown layout" % (what, family))
 
 
-# --- records ------------------------------------------------------------------------------------
+class Decoder(object):
+    """Decodes the messages of one dump. Tables of thousands of SAs repeat the same few addresses
+    and lifetimes, so their text is computed once per dump."""
+
+    def __init__(self, ifname=None):
+        self.ifname = ifname or InterfaceNames()
+        self._addresses = {AF_INET: {}, AF_INET6: {}}
+        self._lifetimes = {}
+
+    def address(self, family, raw):
+        known = self._addresses[family]
+        text = known.get(raw)
+        if text is None:
+            text = known[raw] = address(family, raw)
+        return text
+
+    def lifetime(self, cfg):
+        known = self._lifetimes.get(cfg)
+        if known is None:
+            known = self._lifetimes[cfg] = {
+                "soft_bytes": rec.limit(cfg[0]), "hard_bytes": rec.limit(cfg[1]),
+                "soft_packets": rec.limit(cfg[2]), "hard_packets": rec.limit(cfg[3]),
+                "soft_add_seconds": cfg[4], "hard_add_seconds": cfg[5],
+                "soft_use_seconds": cfg[6], "hard_use_seconds": cfg[7],
+            }
+        return dict(known)
+
+    @staticmethod
+    def current(cur):
+        return {"bytes": cur[0], "packets": cur[1], "add_time": cur[2] or None, "use_time": cur[3] or None}
+
+    def selector(self, values, default_family, into):
+        """Fill ``into`` with the selector of the 12 unpacked xfrm_selector fields."""
+        daddr, saddr, dport, dport_mask, sport, sport_mask, family, plen_d, plen_s, proto, ifindex, user = values
+        family = family or default_family
+        _check_family(family, "xfrm selector")
+        into["src"] = "%s/%d" % (self.address(family, saddr), plen_s)
+        into["dst"] = "%s/%d" % (self.address(family, daddr), plen_d)
+        into["family"] = FAMILIES[family]
+        into["uid"] = user
+        if proto:
+            into["proto"] = proto
+            into["proto_name"] = rec.protocol_name(proto)
+            if proto in rec.ICMP_PROTOCOLS:
+                into["type"] = socket.ntohs(sport) if sport_mask else None
+                into["code"] = socket.ntohs(dport) if dport_mask else None
+                sport_mask = dport_mask = 0
+            elif proto == rec.GRE_PROTOCOL:
+                if sport_mask or dport_mask:
+                    into["gre_key"] = (socket.ntohs(sport) << 16) + socket.ntohs(dport)
+                sport_mask = dport_mask = 0
+            elif proto == rec.MH_PROTOCOL:
+                into["type"] = socket.ntohs(sport) if sport_mask else None
+                sport_mask = dport_mask = 0
+        if sport_mask:
+            into["sport"] = socket.ntohs(sport)
+        if dport_mask:
+            into["dport"] = socket.ntohs(dport)
+        if ifindex > 0:
+            into["dev"] = self.ifname(ifindex)
+        return into
+
+    def algorithm(self, state, kind, data, with_length):
+        if with_length:
+            name, key_bits, extra = _ALGO_WITH_LEN.unpack_from(data)
+            start = _ALGO_WITH_LEN.size
+        else:
+            name, key_bits = _ALGO.unpack_from(data)
+            extra, start = None, _ALGO.size
+        name = _text(name)
+        if kind == "auth" and extra is None:
+            extra = rec._algorithms.kernel_auth_default_bits(name)
+        rec.set_algorithm(state, kind, name, _hex(data[start:start + key_bits // 8]), key_bits, extra)
+
+    def offload(self, data, with_dir):
+        ifindex, flags = _OFFLOAD.unpack_from(data)
+        return {"dev": self.ifname(ifindex),
+                "dir": ("in" if flags & XFRM_OFFLOAD_INBOUND else "out") if with_dir else None,
+                "mode": "packet" if flags & XFRM_OFFLOAD_PACKET else "crypto"}
+
+    def template(self, data, offset):
+        (daddr, spi, proto, family, saddr, reqid, mode, share, optional,
+         aalgos, ealgos, calgos) = _USER_TMPL.unpack_from(data, offset)
+        _check_family(family, "xfrm template")
+        return {
+            "src": self.address(family, saddr),
+            "dst": self.address(family, daddr),
+            "family": FAMILIES[family],
+            "proto": _XFRM_PROTO_NAMES[proto],
+            "spi": "0x" + _hex(spi),
+            "reqid": reqid,
+            "mode": _MODE_NAMES[mode],
+            "level": _LEVEL_NAMES[optional],
+            "share": _SHARE_NAMES[share],
+            "enc_mask": "%08x" % ealgos,
+            "auth_mask": "%08x" % aalgos,
+            "comp_mask": "%08x" % calgos,
+        }
+
+    # --- records --------------------------------------------------------------------------------
+
+    def state(self, data):
+        """The state record (before ``finish_state``) of one XFRM_MSG_NEWSA payload."""
+        if len(data) < USERSA_INFO_SIZE:
+            raise NetlinkError("xfrm state message of %d bytes: unknown layout" % len(data))
+        values = _USERSA_INFO.unpack_from(data)
+        daddr, spi, proto, saddr = values[12:16]
+        (replay_window_stat, replay_stat, integrity_failed, seq, reqid, family, mode,
+         replay_window, flags) = values[28:37]
+        _check_family(family, "xfrm state")
+        state = rec.new_state()
+        state["src"] = self.address(family, saddr)
+        state["dst"] = self.address(family, daddr)
+        state["family"] = FAMILIES[family]
+        state["proto"] = _XFRM_PROTO_NAMES[proto]
+        state["spi"] = "0x" + _hex(spi)
+        state["reqid"] = reqid
+        state["mode"] = _MODE_NAMES[mode]
+        state["replay_window"] = replay_window
+        state["seq"] = seq
+        state["flags"] = rec.flag_names(flags, rec.STATE_FLAGS) if flags else []
+        state["lifetime"] = self.lifetime(values[16:24])
+        state["current"] = self.current(values[24:28])
+        state["stats"] = {"replay_window": replay_window_stat, "replay": replay_stat, "integrity_failed": integrity_failed}
+        if data[:56] != _ZERO_SELECTOR:
+            state["selector"] = self.selector(values[:12], family, rec.new_selector())
+        attrs = dict(attributes(data, USERSA_INFO_SIZE))
+        for kind in sorted(attrs):
+            self.state_attribute(state, kind, attrs[kind], attrs, family)
+        return state
+
+    def state_attribute(self, state, kind, data, attrs, family):
+        if kind == XFRMA_ALG_CRYPT:
+            self.algorithm(state, "enc", data, False)
+        elif kind == XFRMA_ALG_AUTH:
+            if XFRMA_ALG_AUTH_TRUNC not in attrs:
+                self.algorithm(state, "auth", data, False)
+        elif kind == XFRMA_ALG_AUTH_TRUNC:
+            self.algorithm(state, "auth", data, True)
+        elif kind == XFRMA_ALG_AEAD:
+            self.algorithm(state, "aead", data, True)
+        elif kind == XFRMA_ALG_COMP:
+            rec.set_algorithm(state, "comp", _text(_ALGO.unpack_from(data)[0]), None, None)
+        elif kind == XFRMA_ENCAP:
+            encap_type, sport, dport, oa = _ENCAP.unpack_from(data)
+            state["encap"] = {"type": rec.name_of(rec.ENCAP_TYPES, encap_type), "sport": socket.ntohs(sport),
+                              "dport": socket.ntohs(dport), "oa": self.address(family, oa)}
+        elif kind == XFRMA_MARK:
+            state["mark"] = _mark(data)
+        elif kind == XFRMA_SET_MARK:
+            mask = attrs.get(XFRMA_SET_MARK_MASK)
+            state["output_mark"] = {"value": _U32.unpack_from(data)[0],
+                                    "mask": _U32.unpack_from(mask)[0] if mask is not None else None}
+        elif kind == XFRMA_REPLAY_VAL:
+            oseq, seq, bitmap = _REPLAY.unpack_from(data)
+            state["replay"] = {"esn_context": False, "window": state["replay_window"], "seq": seq, "oseq": oseq,
+                               "seq_hi": None, "oseq_hi": None, "bitmap_length": None, "bitmap": "%08x" % bitmap}
+        elif kind == XFRMA_REPLAY_ESN_VAL:
+            state["replay"] = _replay_esn(data)
+        elif kind == XFRMA_LASTUSED:
+            state["lastused"] = _U64.unpack_from(data)[0] or None
+        elif kind == XFRMA_COADDR:
+            state["coa"] = address(family, data)
+        elif kind == XFRMA_OFFLOAD_DEV:
+            state["offload"] = self.offload(data, True)
+        elif kind in _U32_ATTRIBUTE_KEYS:
+            state[_U32_ATTRIBUTE_KEYS[kind]] = _U32.unpack_from(data)[0]
+        elif kind == XFRMA_SA_DIR:
+            value = _U8.unpack_from(data)[0]
+            state["sa_dir"] = rec.SA_DIRS.get(value, "other (%d)" % value)
+        elif kind == XFRMA_SA_EXTRA_FLAGS:
+            state["extra_flags"] = rec.flag_names(_U32.unpack_from(data)[0], rec.STATE_EXTRA_FLAGS)
+        elif kind == XFRMA_SEC_CTX:
+            state["sec_ctx"] = _sec_ctx(data)
+        elif kind not in (XFRMA_SET_MARK_MASK, XFRMA_PAD):
+            _unknown(state, kind, data)
+
+    def policy(self, data):
+        """The policy record of one XFRM_MSG_NEWPOLICY payload."""
+        if len(data) < USERPOLICY_INFO_SIZE:
+            raise NetlinkError("xfrm policy message of %d bytes: unknown layout" % len(data))
+        values = _USERPOLICY_INFO.unpack_from(data)
+        priority, index, direction, action, flags, share = values[24:30]
+        policy = rec.new_policy()
+        if values[6]:
+            self.selector(values[:12], values[6], policy)
+        socket_policy = direction >= XFRM_POLICY_MAX
+        policy["socket"] = socket_policy
+        policy["dir"] = _POLICY_DIR_NAMES[direction - XFRM_POLICY_MAX if socket_policy else direction]
+        policy["action"] = _ACTION_NAMES[action]
+        policy["priority"] = priority
+        policy["index"] = index
+        policy["share"] = _SHARE_NAMES[share]
+        if flags:
+            policy["flags"] = rec.flag_names(flags, rec.POLICY_FLAGS)
+        policy["lifetime"] = self.lifetime(values[12:20])
+        policy["current"] = self.current(values[20:24])
+        for kind, attr in attributes(data, USERPOLICY_INFO_SIZE):
+            if kind == XFRMA_TMPL:
+                policy["tmpls"] = [self.template(attr, offset) for offset in range(0, len(attr) - 63, 64)]
+            elif kind == XFRMA_POLICY_TYPE:
+                policy["ptype"] = _PTYPE_NAMES[_U8.unpack_from(attr)[0]]
+            elif kind == XFRMA_MARK:
+                policy["mark"] = _mark(attr)
+            elif kind == XFRMA_IF_ID:
+                policy["if_id"] = _U32.unpack_from(attr)[0]
+            elif kind == XFRMA_OFFLOAD_DEV:
+                policy["offload"] = self.offload(attr, False)
+            elif kind == XFRMA_SEC_CTX:
+                policy["sec_ctx"] = _sec_ctx(attr)
+            elif kind != XFRMA_PAD:
+                _unknown(policy, kind, attr)
+        return policy
 
 
 def decode_state(data, ifname):
     """The state record (before ``finish_state``) of one XFRM_MSG_NEWSA payload."""
-    if len(data) < USERSA_INFO_SIZE:
-        raise NetlinkError("xfrm state message of %d bytes: unknown layout" % len(data))
-    values = _USERSA_INFO.unpack_from(data)
-    (daddr, spi, proto, saddr) = values[12:16]
-    lft, cur = values[16:24], values[24:28]
-    (replay_window_stat, replay_stat, integrity_failed, seq, reqid, family, mode,
-     replay_window, flags) = values[28:37]
-    _check_family(family, "xfrm state")
-    state = rec.new_state()
-    state["src"] = address(family, saddr)
-    state["dst"] = address(family, daddr)
-    state["family"] = FAMILIES[family]
-    state["proto"] = rec.name_of(rec.XFRM_PROTOS, proto)
-    state["spi"] = rec.spi_text(struct.unpack(">I", spi)[0])
-    state["reqid"] = reqid
-    state["mode"] = rec.name_of(rec.MODES, mode)
-    state["replay_window"] = replay_window
-    state["seq"] = seq
-    state["flags"] = rec.flag_names(flags, rec.STATE_FLAGS)
-    state["lifetime"] = _lifetime(lft)
-    state["current"] = _current(cur)
-    state["stats"] = {"replay_window": replay_window_stat, "replay": replay_stat, "integrity_failed": integrity_failed}
-    if data[:56] != _ZERO_SELECTOR:
-        state["selector"] = _selector(values[:12], family, ifname)
-    attrs = dict(attributes(data, USERSA_INFO_SIZE))
-    for kind in sorted(attrs):
-        _state_attribute(state, kind, attrs[kind], attrs, family, ifname)
-    return state
-
-
-def _state_attribute(state, kind, data, attrs, family, ifname):
-    if kind == XFRMA_ALG_CRYPT:
-        _algorithm(state, "enc", data, False)
-    elif kind == XFRMA_ALG_AUTH:
-        if XFRMA_ALG_AUTH_TRUNC not in attrs:
-            _algorithm(state, "auth", data, False)
-    elif kind == XFRMA_ALG_AUTH_TRUNC:
-        _algorithm(state, "auth", data, True)
-    elif kind == XFRMA_ALG_AEAD:
-        _algorithm(state, "aead", data, True)
-    elif kind == XFRMA_ALG_COMP:
-        rec.set_algorithm(state, "comp", _text(_ALGO.unpack_from(data)[0]), None, None)
-    elif kind == XFRMA_ENCAP:
-        encap_type, sport, dport, oa = _ENCAP.unpack_from(data)
-        state["encap"] = {"type": rec.name_of(rec.ENCAP_TYPES, encap_type), "sport": socket.ntohs(sport),
-                          "dport": socket.ntohs(dport), "oa": address(family, oa)}
-    elif kind == XFRMA_MARK:
-        state["mark"] = _mark(data)
-    elif kind == XFRMA_SET_MARK:
-        mask = attrs.get(XFRMA_SET_MARK_MASK)
-        state["output_mark"] = {"value": _U32.unpack_from(data)[0],
-                                "mask": _U32.unpack_from(mask)[0] if mask is not None else None}
-    elif kind == XFRMA_REPLAY_VAL:
-        oseq, seq, bitmap = _REPLAY.unpack_from(data)
-        state["replay"] = {"esn_context": False, "window": state["replay_window"], "seq": seq, "oseq": oseq,
-                           "seq_hi": None, "oseq_hi": None, "bitmap_length": None, "bitmap": "%08x" % bitmap}
-    elif kind == XFRMA_REPLAY_ESN_VAL:
-        state["replay"] = _replay_esn(data)
-    elif kind == XFRMA_LASTUSED:
-        state["lastused"] = _U64.unpack_from(data)[0] or None
-    elif kind == XFRMA_COADDR:
-        state["coa"] = address(family, data)
-    elif kind == XFRMA_OFFLOAD_DEV:
-        state["offload"] = _offload(data, ifname, True)
-    elif kind in (XFRMA_IF_ID, XFRMA_TFCPAD, XFRMA_SA_PCPU, XFRMA_MTIMER_THRESH, XFRMA_NAT_KEEPALIVE_INTERVAL):
-        key = {XFRMA_IF_ID: "if_id", XFRMA_TFCPAD: "tfcpad", XFRMA_SA_PCPU: "pcpu",
-               XFRMA_MTIMER_THRESH: "mapping_maxage", XFRMA_NAT_KEEPALIVE_INTERVAL: "nat_keepalive_interval"}[kind]
-        state[key] = _U32.unpack_from(data)[0]
-    elif kind == XFRMA_SA_DIR:
-        value = _U8.unpack_from(data)[0]
-        state["sa_dir"] = rec.SA_DIRS.get(value, "other (%d)" % value)
-    elif kind == XFRMA_SA_EXTRA_FLAGS:
-        state["extra_flags"] = rec.flag_names(_U32.unpack_from(data)[0], rec.STATE_EXTRA_FLAGS)
-    elif kind == XFRMA_SEC_CTX:
-        state["sec_ctx"] = _sec_ctx(data)
-    elif kind not in (XFRMA_SET_MARK_MASK, XFRMA_PAD):
-        _unknown(state, kind, data)
+    return Decoder(ifname).state(data)
 
 
 def decode_policy(data, ifname):
     """The policy record of one XFRM_MSG_NEWPOLICY payload."""
-    if len(data) < USERPOLICY_INFO_SIZE:
-        raise NetlinkError("xfrm policy message of %d bytes: unknown layout" % len(data))
-    values = _USERPOLICY_INFO.unpack_from(data)
-    lft, cur = values[12:20], values[20:24]
-    priority, index, direction, action, flags, share = values[24:30]
-    sel_family = values[6]
-    policy = rec.new_policy()
-    if sel_family:
-        _check_family(sel_family, "xfrm policy")
-        policy.update(_selector(values[:12], sel_family, ifname))
-    else:
-        # ip prints such a selector with "???" addresses: keep the numbers we can trust.
-        policy["src"] = policy["dst"] = None
-    policy["socket"] = direction >= XFRM_POLICY_MAX
-    policy["dir"] = rec.name_of(rec.POLICY_DIRS, direction - XFRM_POLICY_MAX if policy["socket"] else direction)
-    policy["action"] = rec.name_of(rec.POLICY_ACTIONS, action)
-    policy["priority"] = priority
-    policy["index"] = index
-    policy["share"] = rec.name_of(rec.SHARES, share)
-    policy["flags"] = rec.flag_names(flags, rec.POLICY_FLAGS)
-    policy["lifetime"] = _lifetime(lft)
-    policy["current"] = _current(cur)
-    for kind, attr in attributes(data, USERPOLICY_INFO_SIZE):
-        _policy_attribute(policy, kind, attr, sel_family, ifname)
-    return policy
-
-
-def _policy_attribute(policy, kind, data, family, ifname):
-    if kind == XFRMA_TMPL:
-        policy["tmpls"] = [_template(data, offset) for offset in range(0, len(data) - _USER_TMPL.size + 1, _USER_TMPL.size)]
-    elif kind == XFRMA_POLICY_TYPE:
-        policy["ptype"] = rec.name_of(rec.POLICY_TYPES, _U8.unpack_from(data)[0])
-    elif kind == XFRMA_MARK:
-        policy["mark"] = _mark(data)
-    elif kind == XFRMA_IF_ID:
-        policy["if_id"] = _U32.unpack_from(data)[0]
-    elif kind == XFRMA_OFFLOAD_DEV:
-        policy["offload"] = _offload(data, ifname, False)
-    elif kind == XFRMA_SEC_CTX:
-        policy["sec_ctx"] = _sec_ctx(data)
-    elif kind != XFRMA_PAD:
-        _unknown(policy, kind, data)
+    return Decoder(ifname).policy(data)
 
 
 # --- the kernel's tables ------------------------------------------------------------------------
@@ -506,14 +533,14 @@ def _policy_attribute(policy, kind, data, family, ifname):
 
 def dump_states(ifname=None):
     """State records (before ``finish_state``) of every SA in this network namespace."""
-    ifname = ifname or InterfaceNames()
-    return [decode_state(body, ifname) for body in dump(NETLINK_XFRM, XFRM_MSG_GETSA, reply_type=XFRM_MSG_NEWSA)]
+    decoder = Decoder(ifname)
+    return [decoder.state(body) for body in dump(NETLINK_XFRM, XFRM_MSG_GETSA, reply_type=XFRM_MSG_NEWSA)]
 
 
 def dump_policies(ifname=None):
     """Policy records of every policy (including per-socket policies) in this network namespace."""
-    ifname = ifname or InterfaceNames()
-    return [decode_policy(body, ifname) for body in dump(NETLINK_XFRM, XFRM_MSG_GETPOLICY, reply_type=XFRM_MSG_NEWPOLICY)]
+    decoder = Decoder(ifname)
+    return [decoder.policy(body) for body in dump(NETLINK_XFRM, XFRM_MSG_GETPOLICY, reply_type=XFRM_MSG_NEWPOLICY)]
 
 
 def local_addresses():

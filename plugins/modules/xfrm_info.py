@@ -744,10 +744,11 @@ def main():
         local_addresses=local_addresses,
     )
     xfrm = {"states": [], "policies": [], "stat": None}
-    if "states" in gather:
-        xfrm["states"] = gatherer.states(options)
-    if "policies" in gather:
-        xfrm["policies"] = gatherer.policies()
+    with _xfrm_record.paused_gc():
+        if "states" in gather:
+            xfrm["states"] = gatherer.states(options)
+        if "policies" in gather:
+            xfrm["policies"] = gatherer.policies()
     if "stat" in gather:
         xfrm["stat"] = gatherer.stat()
     module.exit_json(
