@@ -136,7 +136,21 @@ def combine(
         if all(p["status"] == "skip" for p in problems):
             return skipped(top[0]["text"], side, items)
         return passed(pass_summary, items)
-    fixes = list(dict.fromkeys(p["fix"] for p in top if p["fix"]))
+    fixes = join_fixes(p["fix"] for p in top)
     if status == "unknown":
         return unknown(top[0]["text"], side, items)
-    return finding(status, side, items, fix=" ".join(fixes), symptom=all(p["symptom"] for p in top), summary=top[0]["text"])
+    return finding(status, side, items, fix=fixes, symptom=all(p["symptom"] for p in top), summary=top[0]["text"])
+
+
+def join_fixes(fixes: t.Iterable[str]) -> str:
+    """Distinct fixes in order, ``on host:`` said once per host: ``on gw_b: x; y``."""
+    parts: list[str] = []
+    last_host = None
+    for fix in dict.fromkeys(f for f in fixes if f):
+        host, sep, rest = fix.partition(": ") if fix.startswith("on ") else ("", "", fix)
+        if sep and host == last_host:
+            parts.append(rest)
+        else:
+            parts.append(fix)
+            last_host = host if sep else None
+    return "; ".join(parts)

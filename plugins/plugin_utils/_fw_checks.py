@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import typing as t
 
+from ansible_collections.netdoctor.ipsec.plugins.module_utils import _addr
 from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import _finding as F
 from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import _firewall_checks
 
@@ -81,9 +82,21 @@ def _iptables(ref: dict[str, t.Any]) -> str:
     return command
 
 
-def fix_for(host: str, item: dict[str, t.Any]) -> str:
-    """The concrete change for a failing check item: delete or precede the rule, or change the policy."""
-    packet = item.get("packet") or {}
+def _widen(address: t.Any, subnets: t.Sequence[str]) -> t.Any:
+    """The protected subnet an inner test address stands for (the fix covers the subnet)."""
+    for subnet in subnets:
+        if address and _addr.address_in(str(address), subnet):
+            return subnet
+    return address
+
+
+def fix_for(host: str, item: dict[str, t.Any], subnets: t.Sequence[str] = ()) -> str:
+    """The concrete change for a failing check item: delete or precede the rule, or change the policy.
+
+    ``subnets`` are the tunnel's protected subnets: inner test addresses in a fix are widened to them.
+    """
+    packet = dict(item.get("packet") or {})
+    packet["src"], packet["dst"] = _widen(packet.get("src"), subnets), _widen(packet.get("dst"), subnets)
     ref = item.get("decided_by") or {}
     if item.get("source_nat"):
         nat_ref = item["source_nat"][0].get("rule") or ref
@@ -99,8 +112,9 @@ def fix_for(host: str, item: dict[str, t.Any]) -> str:
     if ref.get("kind") == "sysctl":
         return f"on {host}: sysctl -w net.ipv4.conf.all.rp_filter=2 (loose) and the same for the outer interface"
     chain = ref.get("chain") or "INPUT"
-    proto = packet.get("proto")
-    port = f" --dport {packet['dport']}" if packet.get("dport") else ""
+    forwarded = packet.get("path") == "forward"
+    proto = "" if forwarded else f" -p {packet.get('proto')}"
+    port = f" --dport {packet['dport']}" if packet.get("dport") and not forwarded else ""
     ipsec = ""
     if packet.get("ipsec_in"):
         ipsec = " -m policy --dir in --pol ipsec"
@@ -110,7 +124,7 @@ def fix_for(host: str, item: dict[str, t.Any]) -> str:
         if ref.get("kind") == "policy":
             return f"on {host}: accept the packet in {ref.get('family')} {ref.get('table')} {ref.get('chain')} (its policy is {ref.get('policy')})"
         return f"on {host}: `nft delete rule {ref.get('family')} {ref.get('table')} {ref.get('chain')} handle {ref.get('handle')}` or accept the packet before it"
-    accept = f"`{_iptables(ref)} -I {chain} -s {packet.get('src')} -d {packet.get('dst')} -p {proto}{port}{ipsec} -j ACCEPT`"
+    accept = f"`{_iptables(ref)} -I {chain} -s {packet.get('src')} -d {packet.get('dst')}{proto}{port}{ipsec} -j ACCEPT`"
     if ref.get("kind") == "policy":
         return f"on {host}: the {chain} policy is {str(ref.get('policy')).upper()}: insert {accept}"
     text = str(ref.get("text") or "")
@@ -132,6 +146,7 @@ def check_problems(ctx: t.Any, name: str, check_name: str,
     decide is unknown, with the rules that made it so.
     """
     host = ctx.host(name)
+    subnets = _subnets(ctx.tunnel, name, "local_ts") + _subnets(ctx.tunnel, name, "remote_ts")
     found = ctx.firewall[name]
     if found is None:
         return [F.problem("unknown", name, f"{host}: firewall not gathered ({ctx.why_not(name, 'firewall')})")]
@@ -148,10 +163,10 @@ def check_problems(ctx: t.Any, name: str, check_name: str,
             nat = item["source_nat"][0]
             problems.append(F.problem("fail" if needed(item) else "warn", name,
                                       f"{host}: {item['name']}: {str(nat.get('type')).upper()} by {describe_ref(nat.get('rule'))} "
-                                      "before the IPsec policy lookup", fix_for(host, item)))
+                                      "before the IPsec policy lookup", fix_for(host, item, subnets)))
         elif verdict in PAST:
             problems.append(F.problem("fail" if needed(item) else "warn", name,
-                                      f"{host}: {item['name']} is {PAST[verdict]} by {describe_ref(ref)}", fix_for(host, item)))
+                                      f"{host}: {item['name']} is {PAST[verdict]} by {describe_ref(ref)}", fix_for(host, item, subnets)))
         elif verdict == "unknown":
             problems.append(F.problem("unknown", name, f"{host}: {item['name']}: cannot tell ({describe_unknown(item)})"))
         else:

@@ -128,6 +128,15 @@ def _trunc_fix(ctx: t.Any, name: str) -> str:
     return f"on {host}: configure HMAC-SHA-256 with the RFC 4868 128-bit ICV"
 
 
+def _follow_96(ctx: t.Any, name: str) -> str:
+    host = ctx.host(name)
+    child = (ctx.tunnel.children(name) or [None])[0]
+    if ctx.daemon(name) == "libreswan":
+        return f"on {host}: sha2-truncbug=yes in conn {(ctx.conn(name) or {}).get('name') or '<conn>'}, or agree on HMAC-SHA-1 / AES-GCM"
+    return (f"on {host}: use sha256_96 in {_fixes.where(ctx.side(name), ctx.conn(name), 'esp_proposals', child)}, "
+            "or agree on HMAC-SHA-1 / AES-GCM with the racoon peer")
+
+
 @rule("P2.TRUNC")
 def truncation(ctx: t.Any) -> dict[str, t.Any]:
     kernel = {n: _kernel_truncation(ctx, n) for n in ctx.managed()}
@@ -153,8 +162,13 @@ def truncation(ctx: t.Any) -> dict[str, t.Any]:
     if len(bits) == 2 and bits["a"] != bits["b"]:
         odd = "a" if bits["a"] == 96 else "b"
         other = _pair.other(odd)
-        return F.failed(f"{ctx.host(odd)} truncates HMAC-SHA-256 to 96 bits, {ctx.host(other)} uses 128: each side rejects the "
-                        "other's ESP (the ICV length is not negotiated)", odd, evidence, _trunc_fix(ctx, odd))
+        summary = (f"{ctx.host(odd)} truncates HMAC-SHA-256 to 96 bits, {ctx.host(other)} uses 128: each side rejects the "
+                   "other's ESP (the ICV length is not negotiated)")
+        if ctx.daemon(odd) == "racoon":
+            # racoon (PF_KEY) cannot ask the kernel for 128 bits: the other side must follow, or avoid HMAC-SHA-256.
+            return F.failed(summary + f"; racoon cannot change it, so {ctx.host(other)} must adapt", other, evidence,
+                            _follow_96(ctx, other))
+        return F.failed(summary, odd, evidence, _trunc_fix(ctx, odd))
     if set(bits.values()) == {96}:
         return F.warned("both sides truncate HMAC-SHA-256 to 96 bits: works between them, fails with RFC 4868 peers", "both",
                         evidence, " ".join(_trunc_fix(ctx, n) for n in ctx.managed()))
@@ -188,17 +202,23 @@ def _priority(policy: dict[str, t.Any]) -> int:
         return 0
 
 
+def _selector_pairs(ctx: t.Any, name: str) -> list[tuple[list[str], list[str]]]:
+    """What the policies must cover: the negotiated selectors of installed CHILD_SAs, else the configured ones."""
+    negotiated = [(c["local_ts"], c["remote_ts"]) for c in ctx.tunnel.child_sas(name) if c["installed"] and c["local_ts"]]
+    if negotiated:
+        return negotiated
+    return [(c["local_ts"], c["remote_ts"]) for c in ctx.tunnel.children(name) if c["mode"] != "transport"]
+
+
 def _policy_problems(ctx: t.Any, name: str) -> list[dict[str, t.Any]]:
     host = ctx.host(name)
     all_policies = ctx.tunnel.xfrm(name)["policies"]
     problems = []
     installed = ctx.tunnel.child_installed(name)
     peer_ends = set(ctx.tunnel.peers[name])
-    for child in ctx.tunnel.children(name):
-        if child["mode"] == "transport":
-            continue
-        for local in child["local_ts"]:
-            for remote in child["remote_ts"]:
+    for local_ts, remote_ts in _selector_pairs(ctx, name):
+        for local in local_ts:
+            for remote in remote_ts:
                 src, dst = _net(local), _net(remote)
                 if not src or not dst:
                     continue
@@ -223,10 +243,11 @@ def _policy_problems(ctx: t.Any, name: str) -> list[dict[str, t.Any]]:
                                                   f"({found.get('src')} -> {found.get('dst')}, priority {found.get('priority')}): traffic skips IPsec",
                                                   f"on {host}: remove the bypass policy or give it a lower priority than the tunnel's"))
                         continue
-                    ends = {t_.get("dst") for t_ in found["tmpls"]} | {t_.get("src") for t_ in found["tmpls"]}
-                    if peer_ends and not ends & (peer_ends | {ctx.tunnel.endpoint[name]}):
-                        problems.append(F.problem("fail", name, label + f" uses template {sorted(ends)}, not the peer {sorted(peer_ends)}",
-                                                  _reestablish(ctx, name)))
+                    # The far end of the template: its destination outbound, its source inbound.
+                    far = {t_.get("dst" if direction == "out" else "src") for t_ in found["tmpls"]} - {"0.0.0.0", "::", ""}
+                    if peer_ends and far and not far & peer_ends:
+                        problems.append(F.problem("fail", name, label + f" sends to template end {', '.join(sorted(far))}, not the "
+                                                  f"peer {', '.join(sorted(peer_ends))}", _reestablish(ctx, name)))
                         continue
                     problems.append(F.problem("pass", name, label + f" (priority {found.get('priority')}, template "
                                               + ", ".join(f"{t_.get('src')}->{t_.get('dst')}" for t_ in found["tmpls"]) + ")"))
