@@ -117,7 +117,7 @@ def test_killed_run_leaves_nothing_behind(pair, tmp_path, how):
     deadline = time.time() + 10
     tcpdumps = []
     while time.time() < deadline and not tcpdumps:
-        tcpdumps = [int(p) for p in subprocess.run(["pgrep", "-f", "tcpdump -i wan0"], capture_output=True,
+        tcpdumps = [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid), "tcpdump"], capture_output=True,
                                                    text=True).stdout.split()]
         time.sleep(0.1)
     assert tcpdumps, "the capture did not start"
@@ -129,10 +129,8 @@ def test_killed_run_leaves_nothing_behind(pair, tmp_path, how):
     else:
         proc.send_signal(getattr(signal, how))
     proc.wait(timeout=15)
-    while time.time() - stopped < 10 and any(leftovers(tcpdumps)[0]) or leftovers()[1] != before:
+    while time.time() - stopped < 10 and (leftovers(tcpdumps)[0] or leftovers()[1] != before):
         time.sleep(0.05)
-        if time.time() - stopped > 10:
-            break
     alive, dirs = leftovers(tcpdumps)
     assert alive == [] and dirs == before, (how, alive, dirs)
     assert time.time() - stopped < 6
