@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) netdoctor.ipsec contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -65,7 +64,7 @@ def nft_json(count: int) -> str:
 def timed(function, repeat: int) -> tuple[float, object]:
     times = []
     result = None
-    for _ in range(repeat):
+    for _attempt in range(repeat):
         start = time.perf_counter()
         result = function()
         times.append(time.perf_counter() - start)
@@ -87,14 +86,16 @@ def main() -> None:
     known_s, known_result = timed(lambda: _firewall_eval.evaluate(tables, known), args.repeat)
     print(f"iptables-save: {rules} rules in {len(tables[0]['chains'])} chains ({len(text) / 1e6:.1f} MB text)")
     print(f"  parse                    {parse_s * 1000:8.1f} ms")
-    print(f"  evaluate (ipset+mark unknown, {len(result['outcomes'])} branches, {result['rules_examined']} rules examined) {walk_s * 1000:8.1f} ms  -> {result['verdict']}")
+    print(f"  evaluate (ipset+mark unknown, {len(result['outcomes'])} branches, {result['rules_examined']} rules examined)"
+          f" {walk_s * 1000:8.1f} ms  -> {result['verdict']}")
     print(f"  evaluate (mark given, ipset unknown, {known_result['rules_examined']} rules examined) {known_s * 1000:8.1f} ms  -> {known_result['verdict']}")
     document = nft_json(args.rules)
     nft_parse_s, nft_parsed = timed(lambda: _nftables.parse_json(document), max(1, args.repeat // 2))
     nft_walk_s, nft_result = timed(lambda: _firewall_eval.evaluate(nft_parsed["tables"], PACKET), args.repeat)
     print(f"nft -j: {args.rules} rules ({len(document) / 1e6:.1f} MB JSON)")
     print(f"  parse                    {nft_parse_s * 1000:8.1f} ms")
-    print(f"  evaluate ({nft_result['rules_examined']} rules examined) {nft_walk_s * 1000:8.1f} ms  -> {nft_result['verdict']} by {nft_result['decided_by']['text']}")
+    print(f"  evaluate ({nft_result['rules_examined']} rules examined) {nft_walk_s * 1000:8.1f} ms"
+          f"  -> {nft_result['verdict']} by {nft_result['decided_by']['text']}")
     tracemalloc.start()
     _firewall_eval.evaluate(tables, known)
     _current, peak = tracemalloc.get_traced_memory()

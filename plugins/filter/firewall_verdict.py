@@ -9,9 +9,9 @@ name: firewall_verdict
 short_description: Does a packet pass a gateway's firewall, and which rule decides?
 version_added: 0.1.0
 description:
-  - Walks the rulesets gathered by M(netdoctor.ipsec.firewall_info) as the kernel does: for each hook of the packet's
-    path every base chain of every loaded table (iptables-legacy, iptables-nft, nftables) in priority order, user chains
-    with jump/goto/return, policies, NAT chains for the first packet of a connection.
+  - Walks the rulesets gathered by M(netdoctor.ipsec.firewall_info) as the kernel does. For each hook of the packet's
+    path, every base chain of every loaded table (iptables-legacy, iptables-nft, nftables) runs in priority order, with
+    user chains (jump/goto/return), policies, and NAT chains for the first packet of a connection.
   - Returns the verdict, the rule (or policy) that decided it with its counters, the trail of rules examined, and the
     confidence. A match it cannot evaluate (an ipset, a mark set elsewhere, a conntrack state that was not given, an
     unknown match or target) is never guessed; the walk tries both outcomes and, when they differ, the verdict is
@@ -70,7 +70,8 @@ options:
     type: bool
 seealso:
   - module: netdoctor.ipsec.firewall_info
-author: netdoctor.ipsec contributors
+author:
+  - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """
 
 EXAMPLES = r"""
@@ -92,65 +93,69 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: With O(packet), the evaluation below; with O(check), C({check, status, summary, items, blocking}) (for V(all),
-    C({checks, status, failing})), where C(status) is C(pass), C(fail), C(unknown) or C(skip), C(blocking) lists the
-    rules/routes that break the tunnel and each of C(items) carries the packet and its evaluation.
+  description:
+    - With O(packet), the evaluation below.
+    - "With O(check), C({check, status, summary, items, blocking}) (for V(all), C({checks, status, failing})), where C(status) is
+      C(pass), C(fail), C(unknown) or C(skip), C(blocking) lists the rules/routes that break the tunnel and each of C(items)
+      carries the packet and its evaluation."
   type: dict
   contains:
     verdict:
-      description: C(accept), C(drop), C(reject) or C(unknown).
+      description: "C(accept), C(drop), C(reject) or C(unknown)."
       type: str
       sample: drop
     passes:
-      description: True for accept, false for drop/reject, null for unknown.
+      description: "True for accept, false for drop/reject, null for unknown."
       type: bool
     confidence:
-      description: C(certain); C(assumed) when the verdict rests on recorded RV(_value.assumptions) (a rate limit, NAT for the first packet); C(unknown).
+      description: "C(certain); C(assumed) when the verdict rests on recorded RV(_value.assumptions) (a rate limit, NAT for the first packet); C(unknown)."
       type: str
     decided_by:
       description:
-        - The rule that decided, C({kind: rule, backend, family, table, chain, index, handle, text, counters}), or the chain
+        - "The rule that decided, C({kind: rule, backend, family, table, chain, index, handle, text, counters}), or the chain
           policy C({kind: policy, policy, backend, family, table, chain, counters, text}). For accept, the last explicit
-          accept of a filter chain (else its policy). Null when unknown.
+          accept of a filter chain (else its policy). Null when unknown."
       type: dict
       sample: {kind: rule, backend: iptables-legacy, family: ip, table: filter, chain: INPUT, index: 3, handle: null,
                text: "-A INPUT -p udp -m udp --dport 500 -j DROP", counters: {packets: 4, bytes: 1440}}
     hook:
-      description: Hook where the verdict fell (C(prerouting), C(input), C(forward), C(output), C(postrouting)).
+      description: "Hook where the verdict fell (C(prerouting), C(input), C(forward), C(output), C(postrouting))."
       type: str
     because:
-      description: When unknown, the rules whose matches could not be evaluated, C({rule, reason, hook}).
+      description: "When unknown, the rules whose matches could not be evaluated, C({rule, reason, hook})."
       type: list
       elements: dict
     assumptions:
-      description: Things taken as true and recorded (C({reason, text})), e.g. a rate limit not exceeded.
+      description: "Things taken as true and recorded (C({reason, text})), e.g. a rate limit not exceeded."
       type: list
       elements: dict
     nat:
-      description: Address translations on the way, C({type: masquerade|snat|dnat|redirect|netmap, hook, rule}).
+      description: "Address translations on the way, C({type: masquerade|snat|dnat|redirect|netmap, hook, rule})."
       type: list
       elements: dict
     stages:
-      description: Every base chain run, in order, C({hook, backend, family, table, chain, priority, type, verdict, by}).
+      description: "Every base chain run, in order, C({hook, backend, family, table, chain, priority, type, verdict, by})."
       type: list
       elements: dict
     trail:
-      description: Rules examined, C({hook, backend, family, table, chain, index, result, text}); C(result) is C(match),
-        C(no match), C(assumed match), C(assumed no match) or C(unknown (...)). Non-matching rules past 400 entries are counted in RV(_value.trail_omitted).
+      description:
+        - "Rules examined, C({hook, backend, family, table, chain, index, result, text}); C(result) is C(match), C(no match),
+          C(assumed match), C(assumed no match) or C(unknown (...))."
+        - Non-matching rules past 400 entries are counted in RV(_value.trail_omitted).
       type: list
       elements: dict
     trail_omitted:
-      description: Non-matching rules examined but left out of the trail.
+      description: "Non-matching rules examined but left out of the trail."
       type: int
     rules_examined:
-      description: Number of rules examined on the main path.
+      description: "Number of rules examined on the main path."
       type: int
     outcomes:
-      description: When unknown matches forked the walk, each branch C({verdict, decided_by, assuming, nat}).
+      description: "When unknown matches forked the walk, each branch C({verdict, decided_by, assuming, nat})."
       type: list
       elements: dict
     packet:
-      description: The packet as understood.
+      description: "The packet as understood."
       type: dict
 """
 

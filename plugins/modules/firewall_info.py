@@ -27,7 +27,8 @@ description:
   - Read-only. A missing tool or a missing permission becomes an entry of RV(errors); the rest still runs.
   - The result feeds the M(netdoctor.ipsec.firewall_verdict) filter, which answers whether a packet passes
     and which rule decides.
-author: netdoctor.ipsec contributors
+author:
+  - netdoctor.ipsec contributors (@netdoctor-ipsec)
 extends_documentation_fragment:
   - netdoctor.ipsec._attributes
   - netdoctor.ipsec._attributes.INFO_MODULE
@@ -145,7 +146,9 @@ firewall:
           description: false when the evaluator must skip this table (it is shown by another backend).
           type: bool
         sets:
-          description: Named sets and maps (nftables); elements are addresses, prefixes C(a/n), ranges C(a-b) or C([low, high]) ports, or C([key, verdict]) pairs for verdict maps.
+          description:
+            - Named sets and maps (nftables).
+            - Elements are addresses, prefixes C(a/n), ranges C(a-b) or C([low, high]) ports, or C([key, verdict]) pairs for verdict maps.
           type: list
           elements: dict
           sample: [{name: allowed, kind: set, type: ipv4_addr, flags: [interval], elements: [10.0.0.0/8, 198.51.100.7]}]
@@ -226,7 +229,9 @@ firewall:
                   type: dict
                   sample: {type: accept, text: "-j ACCEPT"}
                 actions:
-                  description: Non-terminal effects when the rule matches (C(log), C(nflog), C(trace), C(mark), C(mangle), C(notrack), ...); C(sets) names what they change (C(mark), C(notrack)).
+                  description:
+                    - Non-terminal effects when the rule matches (C(log), C(nflog), C(trace), C(mark), C(mangle), C(notrack), ...).
+                    - C(sets) names what they change (C(mark), C(notrack)).
                   type: list
                   elements: dict
 sysctl:
@@ -250,7 +255,9 @@ sysctl:
       description: net.ipv4.ip_no_pmtu_disc.
       type: int
     conf:
-      description: Per scope (C(all), C(default) and each interface) the values of C(rp_filter), C(accept_redirects), C(send_redirects), C(disable_policy), C(disable_xfrm), C(forwarding).
+      description:
+        - Per scope (C(all), C(default) and each interface) the values of C(rp_filter), C(accept_redirects), C(send_redirects),
+          C(disable_policy), C(disable_xfrm), C(forwarding).
       type: dict
       sample: {all: {rp_filter: 0, accept_redirects: 1, send_redirects: 1, disable_policy: 0, disable_xfrm: 0, forwarding: 1}}
     effective_rp_filter:

@@ -91,7 +91,7 @@ def _norm_proto(value: t.Any) -> str | None:
 def _address(text: str | None) -> tuple | None:
     if not text:
         return None
-    net = _addr.parse_network(str(text).split("/")[0])
+    net = _addr.parse_network(str(text).split("/", maxsplit=1)[0])
     return net
 
 
@@ -337,8 +337,8 @@ class Evaluator:
         return self._port(self.packet.dport, value, item, "destination port")
 
     def _m_port(self, value, item):
-        sport, _ = self._port(self.packet.sport, value, item, "source port")
-        dport, _ = self._port(self.packet.dport, value, item, "destination port")
+        sport = self._port(self.packet.sport, value, item, "source port")[0]
+        dport = self._port(self.packet.dport, value, item, "destination port")[0]
         if sport or dport:
             return True, ""
         if sport is None or dport is None:

@@ -30,6 +30,7 @@ def instance_call_mock(monkeypatch):
     monkeypatch.setattr(module_runner, "RunCommandMock", _InstanceCallMock)
     monkeypatch.setattr(ansible_internal, "is_controller", False)
 
+
 SBIN = "/usr/sbin/"
 PERMISSION = "iptables-legacy-save v1.8.9 (legacy): Could not fetch rule set generation id: Permission denied (you must be root)"
 
@@ -81,8 +82,11 @@ ARGS = {"peer_addresses": ["203.0.113.2"], "local_subnets": ["10.1.0.0/24"], "re
 
 def test_full_gather_with_both_backends_loaded(monkeypatch, capsys):
     monkeypatch.setattr(firewall_info, "read_file", FILES.get)
-    calls = firewall_calls(legacy=fixture_text("firewall/mixed_legacy_drop_ike.txt"), nft_v4=fixture_text("firewall/ufw_nft_ipv4.txt"),
-                           nft_v6=fixture_text("firewall/ufw_nft_ipv6.txt"), nft_json=fixture_text("firewall/ufw_nft_ruleset.json")) + host_calls() + route_calls()
+    calls = firewall_calls(
+        legacy=fixture_text("firewall/mixed_legacy_drop_ike.txt"), nft_v4=fixture_text("firewall/ufw_nft_ipv4.txt"),
+        nft_v6=fixture_text("firewall/ufw_nft_ipv6.txt"), nft_json=fixture_text("firewall/ufw_nft_ruleset.json"),
+    )
+    calls += host_calls() + route_calls()
     result = run_module(monkeypatch, capsys, firewall_info.main, ARGS, calls)
     fw = result["firewall"]
     assert result["changed"] is False and result["errors"] == []
@@ -95,7 +99,8 @@ def test_full_gather_with_both_backends_loaded(monkeypatch, capsys):
     assert copies and all(t["managed_by"] == "iptables-nft" and t["evaluate"] is False for t in copies)
     assert any("loaded at the same time" in str(w) for w in result["warnings"])
     assert result["sysctl"]["effective_rp_filter"]["wan0"] == 1 and result["sysctl"]["ip_forward"] == 1
-    assert [(l["address"], l["port"]) for l in result["listeners"]] == [("0.0.0.0", 500), ("203.0.113.1", 4500), ("::", 500), ("2001:db8::1", 4500)]
+    listeners = [(sock["address"], sock["port"]) for sock in result["listeners"]]
+    assert listeners == [("0.0.0.0", 500), ("203.0.113.1", 4500), ("::", 500), ("2001:db8::1", 4500)]
     assert {i["name"]: i["mtu"] for i in result["interfaces"]}["wan0"] == 1400
     routes = result["routes"]
     assert routes["local_inner_address"] == "10.1.0.1"
@@ -103,9 +108,9 @@ def test_full_gather_with_both_backends_loaded(monkeypatch, capsys):
     lookups = {(l["purpose"], l.get("subnet")): l for l in routes["lookups"]}
     assert lookups[("peer", None)]["dev"] == "wan0" and lookups[("peer", None)]["reachable"] is True
     assert lookups[("remote_subnet", "10.2.0.0/24")]["table"] == "220"
-    assert lookups[("remote_subnet", "10.9.0.0/24")] == {"lookup": "10.9.0.1", "from": "10.1.0.1", "reachable": False,
-                                                          "error": "Network is unreachable", "purpose": "remote_subnet",
-                                                          "subnet": "10.9.0.0/24"}
+    expected = {"lookup": "10.9.0.1", "from": "10.1.0.1", "reachable": False, "error": "Network is unreachable",
+                "purpose": "remote_subnet", "subnet": "10.9.0.0/24"}
+    assert lookups[("remote_subnet", "10.9.0.0/24")] == expected
 
 
 def test_no_permission_and_missing_tools_are_errors_not_failures(monkeypatch, capsys):
