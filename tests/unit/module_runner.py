@@ -45,8 +45,9 @@ def run_module(
 ) -> dict[str, t.Any]:
     """The module's JSON result after running ``main`` with ``args`` and mocked commands."""
     mock = RunCommandMock(calls or [], binaries)
-    monkeypatch.setattr(basic.AnsibleModule, "run_command", mock.run_command)
-    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", mock.get_bin_path)
+    # Plain functions, so that Python binds the AnsibleModule instance as their first argument.
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda module, *a, **kw: mock.run_command(module, *a, **kw))
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda module, *a, **kw: mock.get_bin_path(module, *a, **kw))
     with patch_module_args(args), pytest.raises(SystemExit):
         main()
     result = json.loads(capsys.readouterr().out)
