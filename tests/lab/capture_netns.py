@@ -141,3 +141,34 @@ def run_module_in(ns: str, args_file: Path, env: dict | None = None, python: str
          str(args_file)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env,
     )
+
+
+OLD_PYTHONS = Path.home() / ".cache/netdoctor/pybin-old"
+OLD_ANSIBLE = Path.home() / ".cache/netdoctor/venv-old/lib/python3.11/site-packages/ansible"
+OLD_RUNNER = """
+import runpy, sys
+sys.path.insert(0, sys.argv.pop(1))
+sys.argv[0] = "capture"
+runpy.run_module("ansible_collections.netdoctor.ipsec.plugins.modules.capture", run_name="__main__")
+"""
+
+
+def old_python_tree(tmp: Path) -> Path:
+    """The module laid out as AnsiballZ ships it to an old gateway (real __init__.py files, since
+    Python 2.7 has no namespace packages), with ansible-core 2.16's module_utils (the last to run on 2.7)."""
+    root = tmp / "tree"
+    plugins = root / "ansible_collections" / "netdoctor" / "ipsec" / "plugins"
+    plugins.mkdir(parents=True)
+    for name in ("modules", "module_utils"):
+        shutil.copytree(REPO / "plugins" / name, plugins / name)
+    for folder in (root / "ansible_collections", plugins.parents[1], plugins.parent, plugins, plugins / "modules",
+                   plugins / "module_utils"):
+        (folder / "__init__.py").touch()
+    (root / "ansible").symlink_to(OLD_ANSIBLE)
+    (tmp / "run_old.py").write_text(OLD_RUNNER)
+    return root
+
+
+def run_module_old(ns: str, python: str, tmp: Path, args_file: Path) -> subprocess.CompletedProcess:
+    return sh("ip", "netns", "exec", ns, str(OLD_PYTHONS / python), str(tmp / "run_old.py"), str(tmp / "tree"),
+              str(args_file), check=False)

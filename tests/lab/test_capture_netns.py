@@ -185,3 +185,21 @@ def test_check_mode_leaves_nothing(pair, tmp_path):
     assert result["check_mode"] is True and result["plan"]["interfaces"] == ["wan0"]
     assert leftovers()[1] == before
     assert subprocess.run(["pgrep", "-f", "tcpdump -i wan0"], capture_output=True).returncode == 1
+
+
+@pytest.mark.parametrize("python", ["python2.7", "python3.6"])
+def test_old_gateway_pythons_capture_for_real(pair, tmp_path, python):
+    if not (cn.OLD_PYTHONS / python).exists() or not cn.OLD_ANSIBLE.exists():
+        pytest.skip(f"{python} or ansible-core 2.16 not bootstrapped")
+    cn.old_python_tree(tmp_path)
+    pair.clear_routes()
+    for backend in ("tcpdump", "af_packet"):
+        probe = {"source": cn.LAN[cn.A], "destination": cn.LAN[cn.B], "icmp_sizes": [56, 1600], "count": 1,
+                 "tcp_port": 22, "tcp_timeout": 1, "delay": 0.5}
+        args_file = cn.module_args_file(tmp_path, backend, args_for(cn.A, duration=3, backend=backend, probe=probe))
+        done = cn.run_module_old(cn.A, python, tmp_path, args_file)
+        result = json.loads(done.stdout)
+        assert result["backend"] == backend, done.stderr
+        assert [r["status"] for r in result["probe"]["results"]] == ["ok", "mtu_exceeded", "refused"]
+        assert result["summary"]["cleartext"]["outbound_leak"]["packets"] == 2
+        assert result["files"][0]["state"] == "removed" and not os.path.exists(result["files"][0]["path"])
