@@ -75,8 +75,42 @@ def _list(value: t.Any) -> list[t.Any]:
     return [value]
 
 
-def _strip_prefix(address: str) -> str:
-    return address.split("/")[0].split("%")[0] if isinstance(address, str) else address
+def _dicts(value: t.Any) -> list[dict[str, t.Any]]:
+    """The mappings of a list (anything else in it is dropped)."""
+    return [item for item in _list(value) if isinstance(item, dict)]
+
+
+def _dict(value: t.Any) -> dict[str, t.Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _text(value: t.Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    return str(value)
+
+
+def _texts(value: t.Any) -> list[str]:
+    return [str(item) for item in _list(value) if _text(item)]
+
+
+def _number(value: t.Any) -> int | float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    try:
+        return float(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _bool(value: t.Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _strip_prefix(address: t.Any) -> str:
+    return address.split("/")[0].split("%")[0] if isinstance(address, str) else ""
 
 
 def empty_ike() -> dict[str, t.Any]:
@@ -130,55 +164,58 @@ def unmanaged_side(peer_address: str) -> dict[str, t.Any]:
 # --- normalisation of the parts ------------------------------------------------------------------
 
 
-def _norm_proposal(proposal: t.Any) -> dict[str, t.Any]:
+def _norm_proposal(proposal: t.Any) -> dict[str, t.Any] | None:
     if isinstance(proposal, str):
         return {"encryption": [], "integrity": [], "prf": [], "dh": [], "esn": [], "text": proposal, "unparsed": True}
-    result = {kind: [str(item) for item in _list(proposal.get(kind))] for kind in ("encryption", "integrity", "prf", "dh", "esn")}
-    result["text"] = proposal.get("text", "")
+    if not isinstance(proposal, dict):
+        return None
+    result: dict[str, t.Any] = {kind: _texts(proposal.get(kind)) for kind in ("encryption", "integrity", "prf", "dh", "esn")}
+    result["text"] = _text(proposal.get("text")) or ""
     return result
 
 
+def _proposals(value: t.Any) -> list[dict[str, t.Any]]:
+    return [p for p in (_norm_proposal(item) for item in _list(value)) if p is not None]
+
+
 def _norm_child(child: dict[str, t.Any], parent: dict[str, t.Any]) -> dict[str, t.Any]:
+    truncated = child.get("sha256_96") is True or parent.get("sha256_96") is True
     return {
-        "name": child.get("name") or parent.get("name"),
-        "local_ts": [str(ts) for ts in _list(child.get("local_ts"))],
-        "remote_ts": [str(ts) for ts in _list(child.get("remote_ts"))],
-        "esp_proposals": [_norm_proposal(p) for p in _list(child.get("esp_proposals"))],
-        "mode": (child.get("mode") or "tunnel").lower(),
-        "start_action": child.get("start_action", parent.get("start_action")),
+        "name": _text(child.get("name")) or _text(parent.get("name")),
+        "local_ts": _texts(child.get("local_ts")),
+        "remote_ts": _texts(child.get("remote_ts")),
+        "esp_proposals": _proposals(child.get("esp_proposals")),
+        "mode": (_text(child.get("mode")) or "tunnel").lower(),
+        "start_action": _text(child.get("start_action")) or _text(parent.get("start_action")),
         "pfs": child.get("pfs"),
-        "integrity_truncation": 96 if child.get("sha256_96") or parent.get("sha256_96") else child.get("integrity_truncation"),
+        "integrity_truncation": 96 if truncated else _number(child.get("integrity_truncation")),
     }
 
 
 def _norm_connection(conn: dict[str, t.Any]) -> dict[str, t.Any]:
-    children = _list(conn.get("children"))
+    children = _dicts(conn.get("children"))
     if not children and (conn.get("local_ts") or conn.get("esp_proposals")):
         # DESIGN's flat form: one implicit child with the connection's selectors and ESP proposals.
         children = [conn]
-    version = conn.get("ike_version")
-    try:
-        version = int(version) if version not in (None, "", "any") else 0
-    except (TypeError, ValueError):
-        version = 0
-    auth = conn.get("auth")
+    version = _number(conn.get("ike_version"))
+    auth = _text(conn.get("auth"))
     return {
-        "name": conn.get("name"),
-        "ike_version": version,
-        "local_addrs": [_strip_prefix(a) for a in _list(conn.get("local_addrs"))],
-        "remote_addrs": [_strip_prefix(a) for a in _list(conn.get("remote_addrs"))],
-        "local_id": conn.get("local_id"),
-        "remote_id": conn.get("remote_id"),
-        "local_auth": conn.get("local_auth", auth),
-        "remote_auth": conn.get("remote_auth", auth),
-        "psk_fingerprint": conn.get("psk_fingerprint"),
-        "psk_facts": dict(conn.get("psk_facts") or {}),
-        "ike_proposals": [_norm_proposal(p) for p in _list(conn.get("ike_proposals"))],
-        "encap": conn.get("encap"),
+        "name": _text(conn.get("name")),
+        "ike_version": int(version) if version in (1, 2) else 0,
+        "local_addrs": [_strip_prefix(a) for a in _texts(conn.get("local_addrs"))],
+        "remote_addrs": [_strip_prefix(a) for a in _texts(conn.get("remote_addrs"))],
+        "local_id": _text(conn.get("local_id")),
+        "remote_id": _text(conn.get("remote_id")),
+        "local_auth": _text(conn.get("local_auth")) or auth,
+        "remote_auth": _text(conn.get("remote_auth")) or auth,
+        "psk_fingerprint": _text(conn.get("psk_fingerprint")),
+        "psk_facts": _dict(conn.get("psk_facts") or conn.get("psk")),
+        "ike_proposals": _proposals(conn.get("ike_proposals")),
+        "encap": conn.get("encap") if isinstance(conn.get("encap"), (bool, str)) else None,
         "dpd": conn.get("dpd"),
-        "start_action": conn.get("start_action"),
-        "ikev2_narrowing": conn.get("ikev2_narrowing"),
-        "config_file": conn.get("config_file"),
+        "start_action": _text(conn.get("start_action")),
+        "ikev2_narrowing": _bool(conn.get("ikev2_narrowing")),
+        "config_file": _text(conn.get("config_file") or conn.get("source")),
         "children": [_norm_child(child, conn) for child in children],
     }
 
@@ -194,73 +231,89 @@ def _state_in(state: t.Any, accepted: set[str]) -> bool:
 
 
 def _norm_child_sa(child: dict[str, t.Any]) -> dict[str, t.Any]:
-    state = child.get("state")
-    installed = child.get("installed")
+    state = _text(child.get("state"))
+    installed = _bool(child.get("installed"))
     if installed is None:
         installed = _state_in(state, INSTALLED_STATES)
     return {
-        "name": child.get("name"),
+        "name": _text(child.get("name")),
         "state": state,
-        "installed": bool(installed),
+        "installed": installed,
         "spi_in": _norm_spi(child.get("spi_in")),
         "spi_out": _norm_spi(child.get("spi_out")),
-        "local_ts": [str(ts) for ts in _list(child.get("local_ts"))],
-        "remote_ts": [str(ts) for ts in _list(child.get("remote_ts"))],
-        "proposal": _norm_proposal(child["proposal"]) if child.get("proposal") else None,
-        "encap": child.get("encap"),
-        "bytes_in": child.get("bytes_in"),
-        "bytes_out": child.get("bytes_out"),
+        "local_ts": _texts(child.get("local_ts")),
+        "remote_ts": _texts(child.get("remote_ts")),
+        "proposal": _norm_proposal(child.get("proposal")),
+        "encap": child.get("encap") if isinstance(child.get("encap"), (bool, str)) else None,
+        "bytes_in": _number(child.get("bytes_in")),
+        "bytes_out": _number(child.get("bytes_out")),
     }
 
 
 def _norm_ike_sa(sa: dict[str, t.Any]) -> dict[str, t.Any]:
-    state = sa.get("state")
-    established = sa.get("established")
+    state = _text(sa.get("state"))
+    established = _bool(sa.get("established"))
     if established is None:
         established = _state_in(state, ESTABLISHED_STATES)
-    version = sa.get("ike_version")
+    version = _number(sa.get("ike_version"))
+    nat = _dict(sa.get("nat"))
     return {
-        "name": sa.get("name"),
+        "name": _text(sa.get("name")),
         "state": state,
-        "established": bool(established),
-        "ike_version": int(version) if isinstance(version, (int, str)) and str(version).isdigit() else None,
-        "spi_i": sa.get("spi_i"),
-        "spi_r": sa.get("spi_r"),
-        "proposal": _norm_proposal(sa["proposal"]) if sa.get("proposal") else None,
-        "local_addr": _strip_prefix(sa.get("local_addr") or sa.get("local_host") or ""),
-        "remote_addr": _strip_prefix(sa.get("remote_addr") or sa.get("remote_host") or ""),
-        "nat_local": bool(sa.get("nat_local") or (sa.get("nat") or {}).get("local")),
-        "nat_remote": bool(sa.get("nat_remote") or (sa.get("nat") or {}).get("remote")),
-        "children": [_norm_child_sa(child) for child in _list(sa.get("children"))],
+        "established": established,
+        "ike_version": int(version) if version in (1, 2) else None,
+        "spi_i": _text(sa.get("spi_i")),
+        "spi_r": _text(sa.get("spi_r")),
+        "proposal": _norm_proposal(sa.get("proposal")),
+        "local_addr": _strip_prefix(sa.get("local_addr") or sa.get("local_host")),
+        "remote_addr": _strip_prefix(sa.get("remote_addr") or sa.get("remote_host")),
+        "nat_local": sa.get("nat_local") is True or nat.get("local") is True,
+        "nat_remote": sa.get("nat_remote") is True or nat.get("remote") is True,
+        "children": [_norm_child_sa(child) for child in _dicts(sa.get("children"))],
     }
 
 
 def _norm_spi(spi: t.Any) -> str | None:
     """SPIs compare as lower-case 8-digit hex text: ``0xc8e2bf74`` (swanctl's ``c8e2bf74_i`` too)."""
-    if spi is None or spi == "":
+    if isinstance(spi, bool) or spi is None or spi == "":
         return None
     if isinstance(spi, int):
-        return f"0x{spi:08x}"
-    text = str(spi).strip().lower().removesuffix("_i").removesuffix("_o").removeprefix("0x")
+        return f"0x{spi:08x}" if spi >= 0 else None
+    if not isinstance(spi, str):
+        return None
+    text = spi.strip().lower().removesuffix("_i").removesuffix("_o").removeprefix("0x")
     try:
         return f"0x{int(text, 16):08x}"
     except ValueError:
-        return str(spi)
+        return spi
 
 
 def _norm_ike(ike: dict[str, t.Any]) -> dict[str, t.Any]:
     result = empty_ike()
-    result["daemon"] = ike.get("daemon")
-    result["version"] = ike.get("version")
-    result["running"] = ike.get("running")
-    listening = ike.get("listening") or {}
-    if isinstance(listening, dict):
-        result["listening"] = {port: next((listening[k] for k in (port, int(port), f"udp_{port}") if k in listening), None)
-                               for port in ("500", "4500")}
-    result["config_changed"] = ike.get("config_changed")
-    result["connections"] = [_norm_connection(conn) for conn in _list(ike.get("connections"))]
-    result["sas"] = [_norm_ike_sa(sa) for sa in _list(ike.get("sas"))]
+    result["daemon"] = _text(ike.get("daemon"))
+    result["version"] = _text(ike.get("version"))
+    result["running"] = _bool(ike.get("running"))
+    listening = _dict(ike.get("listening"))
+    result["listening"] = {port: next((_bool(listening[k]) for k in (port, int(port), f"udp_{port}") if k in listening), None)
+                           for port in ("500", "4500")}
+    result["config_changed"] = _number(ike.get("config_changed"))
+    result["connections"] = [_norm_connection(conn) for conn in _dicts(ike.get("connections"))]
+    result["sas"] = [_norm_ike_sa(sa) for sa in _dicts(ike.get("sas"))]
     return result
+
+
+def _norm_algorithm(value: t.Any) -> dict[str, t.Any] | None:
+    if not isinstance(value, dict):
+        return None
+    algorithm = dict(value)
+    for key in ("key_bits", "icv_bits", "trunc_bits"):
+        if key in algorithm:
+            number = _number(algorithm[key])
+            algorithm[key] = int(number) if number is not None else None
+    for key in ("name", "canonical"):
+        if key in algorithm:
+            algorithm[key] = _text(algorithm[key])
+    return algorithm
 
 
 def _norm_state(state: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -268,72 +321,123 @@ def _norm_state(state: dict[str, t.Any]) -> dict[str, t.Any]:
     norm["src"] = _strip_prefix(state.get("src"))
     norm["dst"] = _strip_prefix(state.get("dst"))
     norm["spi"] = _norm_spi(state.get("spi"))
-    norm["proto"] = (state.get("proto") or "esp").lower()
-    norm.setdefault("direction", None)
-    norm.setdefault("encap", None)
-    norm["esn"] = bool(state.get("esn"))
-    norm.setdefault("icv_bits", None)
-    norm.setdefault("key_fingerprints", {})
-    norm.setdefault("current", {})
+    norm["proto"] = (_text(state.get("proto")) or "esp").lower()
+    norm["mode"] = _text(state.get("mode"))
+    norm["direction"] = state.get("direction") if state.get("direction") in ("in", "out") else None
+    for key in ("enc", "auth", "aead"):
+        norm[key] = _norm_algorithm(state.get(key))
+    for key in ("encryption", "integrity"):
+        norm[key] = _text(state.get(key))
+    encap = state.get("encap")
+    norm["encap"] = encap if isinstance(encap, (dict, str)) and encap else None
+    norm["esn"] = state.get("esn") is True
+    icv = _number(state.get("icv_bits"))
+    norm["icv_bits"] = int(icv) if icv is not None else None
+    norm["key_fingerprints"] = {k: v for k, v in _dict(state.get("key_fingerprints")).items() if _text(v)}
+    norm["current"] = _dict(state.get("current"))
+    return norm
+
+
+def _norm_tmpl(tmpl: dict[str, t.Any]) -> dict[str, t.Any]:
+    norm = dict(tmpl)
+    norm["src"] = _strip_prefix(tmpl.get("src"))
+    norm["dst"] = _strip_prefix(tmpl.get("dst"))
     return norm
 
 
 def _norm_policy(policy: dict[str, t.Any]) -> dict[str, t.Any]:
     norm = dict(policy)
-    norm["dir"] = (policy.get("dir") or "").lower()
-    norm["action"] = (policy.get("action") or "allow").lower()
-    norm["tmpls"] = [dict(tmpl) for tmpl in _list(policy.get("tmpls"))]
-    for tmpl in norm["tmpls"]:
-        tmpl["src"] = _strip_prefix(tmpl.get("src") or "")
-        tmpl["dst"] = _strip_prefix(tmpl.get("dst") or "")
+    norm["src"] = _text(policy.get("src"))
+    norm["dst"] = _text(policy.get("dst"))
+    norm["dir"] = (_text(policy.get("dir")) or "").lower()
+    norm["action"] = (_text(policy.get("action")) or "allow").lower()
+    norm["socket"] = policy.get("socket") is True
+    norm["tmpls"] = [_norm_tmpl(tmpl) for tmpl in _dicts(policy.get("tmpls"))]
     return norm
 
 
-def _norm_xfrm(xfrm: dict[str, t.Any] | None) -> dict[str, t.Any] | None:
-    if xfrm is None:
+def _norm_xfrm(xfrm: t.Any) -> dict[str, t.Any] | None:
+    if not isinstance(xfrm, dict):
         return None
     return {
-        "esp_supported": xfrm.get("esp_supported"),
-        "states": [_norm_state(s) for s in _list(xfrm.get("states"))],
-        "policies": [_norm_policy(p) for p in _list(xfrm.get("policies"))],
-        "stat": dict(xfrm.get("stat") or {}),
+        "esp_supported": _bool(xfrm.get("esp_supported")),
+        "states": [_norm_state(s) for s in _dicts(xfrm.get("states"))],
+        "policies": [_norm_policy(p) for p in _dicts(xfrm.get("policies"))],
+        "stat": {k: int(v) for k, v in _dict(xfrm.get("stat")).items() if _number(v) is not None},
     }
 
 
-def normalise_side(record: dict[str, t.Any]) -> dict[str, t.Any]:
-    """A complete side record from a possibly partial one (recorded, hand-written, older schema)."""
+def _norm_capture(capture: t.Any) -> dict[str, t.Any] | None:
+    if not isinstance(capture, dict):
+        return None
+    norm = dict(capture)
+    for key in ("ike", "esp", "icmp_errors", "ike_sas", "leak_examples"):
+        norm[key] = _dicts(capture.get(key))
+    for message in norm["ike"]:
+        message["notify"] = _texts(message.get("notify"))
+        message["proposals"] = _dicts(message.get("proposals"))
+    for flow in norm["esp"]:
+        flow["packets"] = int(_number(flow.get("packets")) or 0)
+        flow["spi"] = _norm_spi(flow.get("spi"))
+    norm["plaintext_out"] = int(_number(capture.get("plaintext_out")) or 0)
+    norm["xfrm_stat_delta"] = {k: int(v) for k, v in _dict(capture.get("xfrm_stat_delta")).items() if _number(v) is not None}
+    norm["files"] = _texts(capture.get("files"))
+    return norm
+
+
+def _norm_probe(probe: t.Any) -> dict[str, t.Any] | None:
+    if not isinstance(probe, dict):
+        return None
+    norm = dict(probe)
+    norm["icmp"] = _dicts(probe.get("icmp"))
+    for entry in norm["icmp"]:
+        entry["sent"] = int(_number(entry.get("sent")) or 0)
+        entry["received"] = int(_number(entry.get("received")) or 0)
+        entry["size"] = int(_number(entry.get("size")) or 0)
+    norm["tcp"] = probe.get("tcp") if isinstance(probe.get("tcp"), dict) else None
+    norm["source"] = _text(probe.get("source"))
+    norm["destination"] = _text(probe.get("destination"))
+    return norm
+
+
+def normalise_side(record: t.Any) -> dict[str, t.Any]:
+    """A complete side record from a possibly partial one (recorded, hand-written, older schema).
+
+    Values of the wrong type are dropped (a list where a mapping belongs, a number where text
+    belongs), so rules read a well-typed record whatever they were given.
+    """
     if not isinstance(record, dict):
         raise TypeError(f"a side record must be a mapping, got {type(record).__name__}")
-    host = str(record.get("host") or "unknown")
+    host = _text(record.get("host")) or "unknown"
     side = empty_side(host, managed=record.get("managed", True) is not False)
-    side["peer_address"] = record.get("peer_address")
-    side["fingerprint_salt_id"] = record.get("fingerprint_salt_id")
-    side["addresses"] = [_strip_prefix(a) for a in _list(record.get("addresses"))]
-    side["interfaces"] = _list(record.get("interfaces"))
-    for name, info in (record.get("sources") or {}).items():
+    side["peer_address"] = _text(record.get("peer_address"))
+    side["fingerprint_salt_id"] = _text(record.get("fingerprint_salt_id"))
+    side["addresses"] = [a for a in (_strip_prefix(a) for a in _texts(record.get("addresses"))) if a]
+    side["interfaces"] = _dicts(record.get("interfaces"))
+    for name, info in _dict(record.get("sources")).items():
         if name in side["sources"] and isinstance(info, dict):
-            side["sources"][name] = {"status": info.get("status", "ok"), "reason": info.get("reason", "")}
+            side["sources"][name] = {"status": _text(info.get("status")) or "ok", "reason": _text(info.get("reason")) or ""}
     if "sources" not in record:
         # A hand-written record without bookkeeping: what it carries counts as gathered.
         for name in SOURCES:
             if record.get(name) and side["managed"]:
                 side["sources"][name] = {"status": "ok", "reason": ""}
-    side["ike"] = _norm_ike(record.get("ike") or {})
-    side["xfrm"] = _norm_xfrm(record.get("xfrm") or {})
+    side["ike"] = _norm_ike(_dict(record.get("ike")))
+    side["xfrm"] = _norm_xfrm(_dict(record.get("xfrm")))
     side["xfrm_after"] = _norm_xfrm(record.get("xfrm_after"))
-    firewall = record.get("firewall") or {}
+    firewall = _dict(record.get("firewall"))
     side["firewall"] = {
-        "backend": firewall.get("backend"),
-        "both_loaded": bool(firewall.get("both_loaded")),
-        "active_backends": _list(firewall.get("active_backends")),
-        "info": firewall.get("info"),
+        "backend": _text(firewall.get("backend")),
+        "both_loaded": firewall.get("both_loaded") is True,
+        "active_backends": _texts(firewall.get("active_backends")),
+        "info": firewall.get("info") if isinstance(firewall.get("info"), dict) else None,
     }
-    side["sysctl"] = dict(record.get("sysctl") or {})
-    side["routes"] = _list(record.get("routes"))
-    side["logs"] = _list(record.get("logs"))
-    side["capture"] = record.get("capture")
-    side["probe"] = record.get("probe")
-    side["warnings"] = _list(record.get("warnings"))
+    side["sysctl"] = _dict(record.get("sysctl"))
+    side["routes"] = _dicts(record.get("routes"))
+    side["logs"] = _dicts(record.get("logs"))
+    side["capture"] = _norm_capture(record.get("capture"))
+    side["probe"] = _norm_probe(record.get("probe"))
+    side["warnings"] = _texts(record.get("warnings"))
     return side
 
 
