@@ -1,0 +1,462 @@
+"""The lab agent: the one long-lived process inside the lab (UML guest or native lab namespace).
+
+It builds the topology with netlink (pyroute2, no exec per step: an exec costs ~50 ms in UML),
+starts the gateways' daemons inside their namespaces and runs commands for the host-side
+driver (`lab/`), which talks to it over TCP on the management bridge. One JSON request per
+connection, authenticated by a token the host wrote into the lab folder.
+
+Stand-alone on purpose (standard library + pyroute2): it starts inside the guest, where every
+import is slow, and must not pull in the host-side package.
+"""
+
+from __future__ import annotations
+
+import base64
+import ctypes
+import json
+import os
+import select
+import signal
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from pyroute2 import IPRoute, netns
+
+LAB_DIR = os.environ["ND_LAB_DIR"]
+NETNS_DIR = "/run/netns"
+STATE_DIR = "/run/lab"
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+MNT_DETACH = 2
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def log(msg: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
+
+
+def _mount(src: str | None, dst: str, fstype: str | None, flags: int) -> None:
+    if _libc.mount(src and src.encode(), dst.encode(), fstype and fstype.encode(), flags, None):
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {src} on {dst}: {os.strerror(err)}")
+
+
+def _umount(path: str) -> None:
+    if _libc.umount2(path.encode(), MNT_DETACH):
+        err = ctypes.get_errno()
+        raise OSError(err, f"umount {path}: {os.strerror(err)}")
+
+
+class Namespaces:
+    """Named network namespaces, each with a worker thread that lives inside it."""
+
+    def __init__(self) -> None:
+        self._workers: dict[str, ThreadPoolExecutor] = {}
+        self._lock = threading.Lock()
+        self.anchors: dict[str, int] = {}  # gateway -> pid holding its mount/uts namespaces
+        self.kinds: dict[str, str] = {}
+
+    def create(self, name: str, kind: str) -> None:
+        def unshare_and_attach() -> None:
+            os.unshare(os.CLONE_NEWNET)
+            netns.attach(name, threading.get_native_id())
+
+        if os.path.exists(f"{NETNS_DIR}/{name}"):
+            raise RuntimeError(f"namespace {name} exists already")
+        thread = threading.Thread(target=unshare_and_attach)
+        thread.start()
+        thread.join()
+        if not os.path.exists(f"{NETNS_DIR}/{name}"):
+            raise RuntimeError(f"could not create namespace {name}")
+        self.kinds[name] = kind
+
+    def run(self, name: str | None, fn, *args):
+        """Run fn(*args) in namespace `name` (None: the lab's root namespace)."""
+        if name is None:
+            return fn(*args)
+        with self._lock:
+            worker = self._workers.get(name)
+            if worker is None:
+                worker = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix=f"ns-{name}", initializer=_enter_netns, initargs=(name,)
+                )
+                self._workers[name] = worker
+        return worker.submit(fn, *args).result()
+
+    def preexec(self, target: str):
+        """A preexec_fn that moves a forked child into `target` (gateway: net+mnt+uts; else net)."""
+        if target == "guest":
+            return None
+        if target in self.anchors:
+            pid = self.anchors[target]
+            paths = [(f"/proc/{pid}/ns/{ns}", flag) for ns, flag in
+                     (("net", os.CLONE_NEWNET), ("uts", os.CLONE_NEWUTS), ("mnt", os.CLONE_NEWNS))]
+        elif target in self.kinds:
+            paths = [(f"{NETNS_DIR}/{target}", os.CLONE_NEWNET)]
+        else:
+            raise KeyError(f"unknown target {target!r}")
+        fds = [(os.open(path, os.O_RDONLY | os.O_CLOEXEC), flag) for path, flag in paths]
+
+        def enter() -> None:
+            for fd, flag in fds:
+                os.setns(fd, flag)
+            os.chdir("/")
+
+        enter.fds = [fd for fd, _ in fds]  # type: ignore[attr-defined]
+        return enter
+
+
+def _enter_netns(name: str) -> None:
+    fd = os.open(f"{NETNS_DIR}/{name}", os.O_RDONLY)
+    try:
+        os.setns(fd, os.CLONE_NEWNET)
+    finally:
+        os.close(fd)
+
+
+def _close_preexec(pre) -> None:
+    for fd in getattr(pre, "fds", []):
+        os.close(fd)
+
+
+class Agent:
+    def __init__(self) -> None:
+        self.ns = Namespaces()
+        self.daemons: dict[tuple[str, str], subprocess.Popen] = {}
+        self.listeners: list[socket.socket] = []
+        self.token = open(f"{LAB_DIR}/agent.token").read().strip()
+
+    # ---- topology ---------------------------------------------------------------------------
+
+    def op_build(self, req: dict) -> dict:
+        """Apply a list of topology steps in order (see lab/topology.py for the producer)."""
+        t0 = time.monotonic()
+        for step in req["steps"]:
+            getattr(self, f"_step_{step['do']}")(**{k: v for k, v in step.items() if k != "do"})
+        return {"seconds": round(time.monotonic() - t0, 3)}
+
+    def _step_netns(self, name: str, kind: str) -> None:
+        self.ns.create(name, kind)
+        self.ns.run(name, _link_up, "lo")
+
+    def _step_bridge(self, name: str, address: str, mac: str) -> None:
+        with IPRoute() as ipr:
+            ipr.link("add", ifname=name, kind="bridge", address=mac)
+            idx = ipr.link_lookup(ifname=name)[0]
+            addr, plen = address.split("/")
+            ipr.addr("add", index=idx, address=addr, prefixlen=int(plen))
+            ipr.link("set", index=idx, state="up")
+
+    def _step_uplink(self, ifname: str, bridge: str, wait: float = 15.0) -> None:
+        """Attach the host link (UML: eth0 = the host TAP; native: a veth the host moves in)."""
+        deadline = time.monotonic() + wait
+        with IPRoute() as ipr:
+            while not ipr.link_lookup(ifname=ifname):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no {ifname}: the host link never arrived")
+                time.sleep(0.1)
+            idx = ipr.link_lookup(ifname=ifname)[0]
+            br = ipr.link_lookup(ifname=bridge)[0]
+            ipr.link("set", index=idx, master=br)
+            ipr.link("set", index=idx, state="up")
+
+    def _step_veth(self, ns1: str | None, if1: str, ns2: str | None, if2: str) -> None:
+        def add() -> None:
+            with IPRoute() as ipr:
+                peer = {"ifname": if2}
+                if ns2 is not None:
+                    peer["net_ns_fd"] = ns2
+                ipr.link("add", ifname=if1, kind="veth", peer=peer)
+
+        self.ns.run(ns1, add)
+
+    def _step_addr(self, ns: str | None, ifname: str, address: str) -> None:
+        self.ns.run(ns, _add_address, ifname, address)
+
+    def _step_master(self, ns: str | None, ifname: str, bridge: str) -> None:
+        def attach() -> None:
+            with IPRoute() as ipr:
+                ipr.link("set", index=ipr.link_lookup(ifname=ifname)[0],
+                         master=ipr.link_lookup(ifname=bridge)[0], state="up")
+
+        self.ns.run(ns, attach)
+
+    def _step_up(self, ns: str | None, ifname: str) -> None:
+        self.ns.run(ns, _link_up, ifname)
+
+    def _step_route(self, ns: str | None, dst: str, via: str | None = None, dev: str | None = None) -> None:
+        def add() -> None:
+            with IPRoute() as ipr:
+                kwargs: dict = {"dst": dst}
+                if via:
+                    kwargs["gateway"] = via
+                if dev:
+                    kwargs["oif"] = ipr.link_lookup(ifname=dev)[0]
+                ipr.route("add", **kwargs)
+
+        self.ns.run(ns, add)
+
+    def _step_sysctl(self, ns: str | None, key: str, value: str) -> None:
+        def write() -> None:
+            with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+                f.write(str(value))
+
+        self.ns.run(ns, write)
+
+    def _step_gateway(self, name: str, hostname: str, binds: list, dirs: list) -> None:
+        """Give gateway `name` its own mount and UTS namespace, held by an anchor process."""
+        for d in dirs:
+            os.makedirs(d, exist_ok=True)
+        for src, dst in binds:
+            if not os.path.exists(src):
+                raise RuntimeError(f"{name}: bind source {src} is missing")
+            if not os.path.exists(dst):  # the lab's root is copy-on-write: this stays inside
+                if os.path.isdir(src):
+                    os.makedirs(dst, exist_ok=True)
+                else:
+                    os.makedirs(os.path.dirname(dst), exist_ok=True)
+                    open(dst, "a").close()
+        netfd = os.open(f"{NETNS_DIR}/{name}", os.O_RDONLY | os.O_CLOEXEC)
+
+        def enter() -> None:
+            os.setns(netfd, os.CLONE_NEWNET)
+            os.unshare(os.CLONE_NEWNS | os.CLONE_NEWUTS)
+            _mount(None, "/", None, MS_REC | MS_PRIVATE)
+            _umount("/sys")
+            _mount("sysfs", "/sys", "sysfs", 0)  # shows this namespace's interfaces
+            for src, dst in binds:
+                _mount(src, dst, None, MS_BIND | MS_REC)
+            socket.sethostname(hostname)
+            os.chdir("/")
+
+        try:
+            proc = subprocess.Popen(["sleep", "infinity"], preexec_fn=enter, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+        finally:
+            os.close(netfd)
+        self.ns.anchors[name] = proc.pid
+        self.daemons[(name, "anchor")] = proc
+
+    def _step_echo(self, ns: str, port: int) -> None:
+        """A TCP echo service in namespace `ns`: the far end of the TCP probe."""
+        def listen() -> socket.socket:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("0.0.0.0", port))
+            sock.listen(16)
+            return sock
+
+        sock = self.ns.run(ns, listen)
+        self.listeners.append(sock)
+        threading.Thread(target=_serve_echo, args=(sock, ns), daemon=True).start()
+
+    # ---- processes --------------------------------------------------------------------------
+
+    def op_spawn(self, req: dict) -> dict:
+        """Start a long-running process (a daemon) in a target's context."""
+        key = (req["target"], req["name"])
+        old = self.daemons.get(key)
+        if old is not None and old.poll() is None:
+            raise RuntimeError(f"{req['name']} already runs on {req['target']} (pid {old.pid})")
+        pre = self.ns.preexec(req["target"])
+        out = open(req["log"], "ab") if req.get("log") else subprocess.DEVNULL
+        try:
+            proc = subprocess.Popen(req["argv"], preexec_fn=pre, stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True, env=_env(req))
+        finally:
+            _close_preexec(pre)
+            if out is not subprocess.DEVNULL:
+                out.close()
+        self.daemons[key] = proc
+        return {"pid": proc.pid}
+
+    def op_signal(self, req: dict) -> dict:
+        proc = self.daemons.get((req["target"], req["name"]))
+        if proc is None or proc.poll() is not None:
+            return {"running": False}
+        proc.send_signal(req.get("signal", signal.SIGTERM))
+        try:
+            proc.wait(req.get("wait", 10))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        return {"running": False, "returncode": proc.returncode}
+
+    def op_daemons(self, req: dict) -> dict:
+        return {"daemons": [{"target": t, "name": n, "pid": p.pid, "running": p.poll() is None}
+                            for (t, n), p in self.daemons.items()]}
+
+    def op_wait_paths(self, req: dict) -> dict:
+        """Wait until every path exists (daemon sockets); report the ones that never came."""
+        deadline = time.monotonic() + req.get("timeout", 20)
+        missing = list(req["paths"])
+        while missing and time.monotonic() < deadline:
+            missing = [p for p in missing if not os.path.exists(p)]
+            if missing:
+                time.sleep(0.1)
+        return {"missing": missing}
+
+    def op_tcp_probe(self, req: dict) -> dict:
+        def probe() -> dict:
+            t0 = time.monotonic()
+            try:
+                with socket.create_connection((req["host"], req["port"]), timeout=req.get("timeout", 3)) as s:
+                    s.sendall(b"netdoctor-lab-probe\n")
+                    data = s.recv(256)
+                ok = data.startswith(b"netdoctor-lab-probe")
+                return {"ok": ok, "seconds": round(time.monotonic() - t0, 3),
+                        "error": None if ok else f"unexpected answer {data[:40]!r}"}
+            except OSError as exc:
+                return {"ok": False, "seconds": round(time.monotonic() - t0, 3), "error": str(exc)}
+
+        return self.ns.run(req["target"], probe)
+
+    def exec_streaming(self, req: dict, send) -> None:
+        pre = self.ns.preexec(req["target"])
+        stdin = subprocess.PIPE if req.get("input") is not None else subprocess.DEVNULL
+        try:
+            proc = subprocess.Popen(req["argv"], preexec_fn=pre, stdin=stdin, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, start_new_session=True, env=_env(req))
+        except (OSError, subprocess.SubprocessError) as exc:
+            send({"error": f"cannot run {req['argv'][0]}: {exc}"})
+            return
+        finally:
+            _close_preexec(pre)
+        if stdin is subprocess.PIPE:
+            data = base64.b64decode(req["input"])
+            threading.Thread(target=_feed, args=(proc.stdin, data), daemon=True).start()
+        deadline = time.monotonic() + req["timeout"] if req.get("timeout") else None
+        streams = {proc.stdout.fileno(): 1, proc.stderr.fileno(): 2}
+        timed_out = False
+        while streams:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select(list(streams), [], [], wait)
+            if not ready:
+                timed_out = True
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+            for fd in ready:
+                chunk = os.read(fd, 65536)
+                if chunk:
+                    send({"fd": streams[fd], "data": base64.b64encode(chunk).decode()})
+                else:
+                    del streams[fd]
+        rc = proc.wait()
+        send({"rc": rc, "timed_out": timed_out})
+
+    # ---- misc -------------------------------------------------------------------------------
+
+    def op_ping(self, req: dict) -> dict:
+        return {"pong": True, "pid": os.getpid()}
+
+    def op_halt(self, req: dict) -> dict:
+        threading.Timer(0.2, lambda: os._exit(0)).start()
+        return {"halting": True}
+
+
+def _env(req: dict) -> dict:
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "HOME": "/root", "TERM": "dumb"}
+    env.update(req.get("env") or {})
+    return env
+
+
+def _feed(pipe, data: bytes) -> None:
+    try:
+        pipe.write(data)
+        pipe.close()
+    except OSError:
+        pass
+
+
+def _link_up(ifname: str) -> None:
+    with IPRoute() as ipr:
+        ipr.link("set", index=ipr.link_lookup(ifname=ifname)[0], state="up")
+
+
+def _add_address(ifname: str, address: str) -> None:
+    addr, plen = address.split("/")
+    with IPRoute() as ipr:
+        idx = ipr.link_lookup(ifname=ifname)[0]
+        ipr.addr("add", index=idx, address=addr, prefixlen=int(plen))
+        ipr.link("set", index=idx, state="up")
+
+
+def _serve_echo(sock: socket.socket, ns: str) -> None:
+    while True:
+        try:
+            conn, _ = sock.accept()
+        except OSError:
+            return
+        threading.Thread(target=_echo_once, args=(conn,), daemon=True).start()
+
+
+def _echo_once(conn: socket.socket) -> None:
+    with conn:
+        conn.settimeout(5)
+        try:
+            data = conn.recv(256)
+            conn.sendall(data)
+        except OSError:
+            pass
+
+
+class Handler(socketserver.StreamRequestHandler):
+    agent: Agent
+
+    def handle(self) -> None:
+        def send(obj: dict) -> None:
+            self.wfile.write(json.dumps(obj).encode() + b"\n")
+            self.wfile.flush()
+
+        try:
+            req = json.loads(self.rfile.readline())
+        except ValueError:
+            return
+        if req.get("token") != self.agent.token:
+            send({"error": "bad token"})
+            return
+        op = req.get("op", "")
+        try:
+            if op == "exec":
+                self.agent.exec_streaming(req, send)
+            elif hasattr(self.agent, f"op_{op}"):
+                send({"result": getattr(self.agent, f"op_{op}")(req)})
+            else:
+                send({"error": f"unknown op {op!r}"})
+        except Exception as exc:  # reported to the host, which turns it into a clear message
+            log(f"op {op} failed: {exc!r}")
+            send({"error": f"{type(exc).__name__}: {exc}"})
+
+
+class Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+
+def main() -> int:
+    os.makedirs(NETNS_DIR, exist_ok=True)
+    os.makedirs(STATE_DIR, exist_ok=True)
+    agent = Agent()
+    Handler.agent = agent
+    bridge, address, mac = os.environ["ND_LAB_BRIDGE"], os.environ["ND_LAB_BRIDGE_ADDR"], os.environ["ND_LAB_BRIDGE_MAC"]
+    agent._step_bridge(bridge, address, mac)
+    agent._step_uplink(os.environ.get("ND_LAB_UPLINK", "eth0"), bridge)
+    port = int(os.environ["ND_LAB_AGENT_PORT"])
+    server = Server((address.split("/")[0], port), Handler)
+    log(f"agent ready on {address} port {port}")
+    with open(f"{LAB_DIR}/agent.ready", "w") as f:
+        f.write(f"{os.getpid()}\n")
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
