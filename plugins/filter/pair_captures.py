@@ -40,7 +40,7 @@ options:
 seealso:
   - module: netdoctor.ipsec.capture
 author:
-  - netdoctor.ipsec contributors
+  - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """
 
 EXAMPLES = r"""

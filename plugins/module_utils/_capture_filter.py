@@ -73,8 +73,8 @@ class Selector(object):
         if src in self.peers or dst in self.peers:
             if decoded.get("proto") in (1, 58, 50) or decoded.get("fragment"):
                 return True
-            if decoded.get("proto") == 17 and (500 in (decoded.get("sport"), decoded.get("dport"))
-                                                or 4500 in (decoded.get("sport"), decoded.get("dport"))):
+            ports = (decoded.get("sport"), decoded.get("dport"))
+            if decoded.get("proto") == 17 and (500 in ports or 4500 in ports):
                 return True
         if self.local and self.remote:
             return (self._within(src, self.local) and self._within(dst, self.remote)) or (

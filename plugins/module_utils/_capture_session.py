@@ -615,8 +615,10 @@ class Session(object):
         self.janitor.release()
         processes = []
         for record in self.backend.records:
-            entry = dict((k, record.get(k)) for k in ("pid", "interface", "command", "started_at", "listening_at",
-                                                       "stopped_at", "exit_code", "stats", "killed"))
+            keys = ("pid", "interface", "command", "started_at", "listening_at", "stopped_at", "exit_code", "stats")
+            entry = dict((key, record.get(key)) for key in keys)
+            if record.get("killed"):
+                entry["killed"] = True
             entry["running"] = False
             processes.append(entry)
         return {

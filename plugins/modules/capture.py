@@ -13,7 +13,7 @@ module: capture
 short_description: Bounded packet capture of a tunnel's IKE, ESP and clear text, with probe traffic and a decoded summary
 version_added: 0.1.0
 description:
-  - Captures, on the gateway, the traffic of one IPsec tunnel for a bounded time: IKE (UDP 500 and
+  - Captures, on the gateway, the traffic of one IPsec tunnel for a bounded time - IKE (UDP 500 and
     4500), ESP (plain and UDP-encapsulated), NAT-T keepalives, ICMP and IP fragments exchanged with
     the peer, traffic between the protected subnets, and ICMP errors.
   - Starts at a wall-clock instant given by the controller (O(start_at)), so that the two gateways of
@@ -186,7 +186,7 @@ seealso:
   - plugin: netdoctor.ipsec.pair_captures
     plugin_type: filter
 author:
-  - netdoctor.ipsec contributors
+  - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """
 
 EXAMPLES = r"""
@@ -228,16 +228,51 @@ plan:
   returned: always
   type: dict
   contains:
-    backend: {description: V(tcpdump) or V(af_packet)., type: str, returned: always, sample: tcpdump}
-    interfaces: {description: Interfaces captured, outer first., type: list, elements: str, returned: always, sample: [wan0]}
-    roles: {description: Interface name to V(outer) or V(inner)., type: dict, returned: always, sample: {wan0: outer}}
-    filter: {description: The capture filter (tcpdump expression; the AF_PACKET capture applies the same choice)., type: str, returned: always,
-             sample: "(host 203.0.113.2 and (udp port 500 or udp port 4500 or ip proto 50 or icmp or (ip[6:2] & 0x3fff != 0))) or ..."}
-    commands: {description: The tcpdump command lines., type: list, elements: list, returned: always}
-    start: {description: The window start (epoch seconds)., type: float, returned: always, sample: 1795843400.5}
-    duration: {description: Window length in seconds., type: float, returned: always, sample: 10.0}
-    probe: {description: The probe settings, or V(null)., type: dict, returned: always}
-    local_addresses: {description: Addresses of this gateway used to tell directions., type: list, elements: str, returned: always}
+    backend:
+      description: "V(tcpdump) or V(af_packet)."
+      type: str
+      returned: always
+      sample: tcpdump
+    interfaces:
+      description: "Interfaces captured, outer first."
+      type: list
+      elements: str
+      returned: always
+      sample: [wan0]
+    roles:
+      description: "Interface name to V(outer) or V(inner)."
+      type: dict
+      returned: always
+      sample: {wan0: outer}
+    filter:
+      description: "The capture filter (tcpdump expression; the AF_PACKET capture applies the same choice)."
+      type: str
+      returned: always
+      sample: "(host 203.0.113.2 and (udp port 500 or udp port 4500 or ip proto 50 or icmp or (ip[6:2] & 0x3fff != 0))) or ..."
+    commands:
+      description: "The tcpdump command lines."
+      type: list
+      elements: list
+      returned: always
+    start:
+      description: "The window start (epoch seconds)."
+      type: float
+      returned: always
+      sample: 1795843400.5
+    duration:
+      description: "Window length in seconds."
+      type: float
+      returned: always
+      sample: 10.0
+    probe:
+      description: "The probe settings, or V(null)."
+      type: dict
+      returned: always
+    local_addresses:
+      description: "Addresses of this gateway used to tell directions."
+      type: list
+      elements: str
+      returned: always
 check_mode:
   description: V(true) when nothing was done (check mode).
   returned: always
@@ -253,11 +288,31 @@ files:
   type: list
   elements: dict
   contains:
-    path: {description: Absolute path on the gateway., type: str, returned: always, sample: /tmp/netdoctor-capture-x1/netdoctor-gw-a-20261128T053000-wan0.pcap}
-    interface: {description: Interface captured., type: str, returned: always, sample: wan0}
-    size: {description: Size in bytes when the capture stopped., type: int, returned: always, sample: 4096}
-    mode: {description: File mode., type: str, returned: always, sample: "0600"}
-    state: {description: V(kept) (still on the gateway) or V(removed)., type: str, returned: always, sample: removed}
+    path:
+      description: "Absolute path on the gateway."
+      type: str
+      returned: always
+      sample: /tmp/netdoctor-capture-x1/netdoctor-gw-a-20261128T053000-wan0.pcap
+    interface:
+      description: "Interface captured."
+      type: str
+      returned: always
+      sample: wan0
+    size:
+      description: "Size in bytes when the capture stopped."
+      type: int
+      returned: always
+      sample: 4096
+    mode:
+      description: "File mode."
+      type: str
+      returned: always
+      sample: "0600"
+    state:
+      description: "V(kept) (still on the gateway) or V(removed)."
+      type: str
+      returned: always
+      sample: removed
 directory:
   description: Directory of the files (a private temporary directory unless O(dest_dir) was given).
   returned: success and not check mode
@@ -268,28 +323,80 @@ processes:
   type: list
   elements: dict
   contains:
-    pid: {description: Process id (the module's own for AF_PACKET)., type: int, returned: always}
-    interface: {description: Interface., type: str, returned: always}
-    command: {description: Command line., type: list, elements: str, returned: always}
-    started_at: {description: When started., type: float, returned: always}
-    listening_at: {description: When the capture was ready (tcpdump said "listening on")., type: float, returned: always}
-    stopped_at: {description: When it ended., type: float, returned: always}
-    exit_code: {description: Exit code., type: int, returned: always}
-    killed: {description: V(true) when it had to be killed after SIGINT., type: bool, returned: when killed}
-    stats: {description: "Packet counts reported by the capture (C(captured), C(received_by_filter), C(dropped_by_kernel))", type: dict, returned: always}
-    running: {description: Always V(false) on return., type: bool, returned: always}
+    pid:
+      description: "Process id (the module's own for AF_PACKET)."
+      type: int
+      returned: always
+    interface:
+      description: "Interface."
+      type: str
+      returned: always
+    command:
+      description: "Command line."
+      type: list
+      elements: str
+      returned: always
+    started_at:
+      description: "When started."
+      type: float
+      returned: always
+    listening_at:
+      description: "When the capture was ready (tcpdump said \"listening on\")."
+      type: float
+      returned: always
+    stopped_at:
+      description: "When it ended."
+      type: float
+      returned: always
+    exit_code:
+      description: "Exit code."
+      type: int
+      returned: always
+    killed:
+      description: "V(true) when it had to be killed after SIGINT."
+      type: bool
+      returned: when killed
+    stats:
+      description: "Packet counts reported by the capture (C(captured), C(received_by_filter), C(dropped_by_kernel))"
+      type: dict
+      returned: always
+    running:
+      description: "Always V(false) on return."
+      type: bool
+      returned: always
 window:
   description: The capture window actually covered.
   returned: success and not check mode
   type: dict
   contains:
-    requested_start: {description: O(start_at) as epoch seconds., type: float, returned: always}
-    duration: {description: Requested length., type: float, returned: always}
-    listening_at: {description: When the last capture process was ready., type: float, returned: always}
-    start: {description: Start of the summarised window (the later of the instant and listening_at)., type: float, returned: always}
-    end: {description: End of the summarised window., type: float, returned: always}
-    late_ms: {description: Milliseconds the capture was ready after the instant (0 when on time)., type: float, returned: always}
-    stopped_at: {description: When the capture was stopped., type: float, returned: always}
+    requested_start:
+      description: "O(start_at) as epoch seconds."
+      type: float
+      returned: always
+    duration:
+      description: "Requested length."
+      type: float
+      returned: always
+    listening_at:
+      description: "When the last capture process was ready."
+      type: float
+      returned: always
+    start:
+      description: "Start of the summarised window (the later of the instant and listening_at)."
+      type: float
+      returned: always
+    end:
+      description: "End of the summarised window."
+      type: float
+      returned: always
+    late_ms:
+      description: "Milliseconds the capture was ready after the instant (0 when on time)."
+      type: float
+      returned: always
+    stopped_at:
+      description: "When the capture was stopped."
+      type: float
+      returned: always
 stop_reason:
   description: Why the capture stopped - V(duration), V(packets), V(size), V(exited) (a capture process ended by itself).
   returned: success and not check mode
@@ -300,8 +407,14 @@ probe:
   returned: success and not check mode
   type: dict
   contains:
-    started_at: {description: When the probes began., type: float, returned: always}
-    ended_at: {description: When they ended., type: float, returned: always}
+    started_at:
+      description: "When the probes began."
+      type: float
+      returned: always
+    ended_at:
+      description: "When they ended."
+      type: float
+      returned: always
     results:
       description:
         - One entry per ICMP size, then the TCP connect.
@@ -325,11 +438,28 @@ xfrm_stat:
   returned: success and not check mode
   type: dict
   contains:
-    available: {description: V(false) when the file could not be read (no xfrm in the kernel)., type: bool, returned: always}
-    before: {description: Counters before., type: dict, returned: always, sample: {XfrmInNoStates: 0}}
-    after: {description: Counters after., type: dict, returned: always}
-    delta: {description: Counters that changed, with the increase., type: dict, returned: always, sample: {XfrmInTmplMismatch: 3}}
-    error: {description: Why the counters are missing., type: str, returned: always}
+    available:
+      description: "V(false) when the file could not be read (no xfrm in the kernel)."
+      type: bool
+      returned: always
+    before:
+      description: "Counters before."
+      type: dict
+      returned: always
+      sample: {XfrmInNoStates: 0}
+    after:
+      description: "Counters after."
+      type: dict
+      returned: always
+    delta:
+      description: "Counters that changed, with the increase."
+      type: dict
+      returned: always
+      sample: {XfrmInTmplMismatch: 3}
+    error:
+      description: "Why the counters are missing."
+      type: str
+      returned: always
 summary:
   description: The capture decoded on the gateway.
   returned: success and not check mode
@@ -343,10 +473,24 @@ summary:
       type: dict
       returned: always
       sample: {total: 22, in_window: 20, ike: 4, esp: 12, cleartext: 3, other: 1}
-    first_time: {description: Time of the first packet in the window., type: float, returned: always}
-    last_time: {description: Time of the last packet in the window., type: float, returned: always}
-    link_types: {description: Link type name to packet count., type: dict, returned: always, sample: {EN10MB: 20}}
-    interfaces: {description: Interface to packet count., type: dict, returned: always, sample: {wan0: 20}}
+    first_time:
+      description: "Time of the first packet in the window."
+      type: float
+      returned: always
+    last_time:
+      description: "Time of the last packet in the window."
+      type: float
+      returned: always
+    link_types:
+      description: "Link type name to packet count."
+      type: dict
+      returned: always
+      sample: {EN10MB: 20}
+    interfaces:
+      description: "Interface to packet count."
+      type: dict
+      returned: always
+      sample: {wan0: 20}
     ike:
       description: IKE messages and SAs.
       type: dict
@@ -358,33 +502,115 @@ summary:
           elements: dict
           returned: always
           contains:
-            index: {description: Position in this list., type: int, returned: always}
-            time: {description: Capture time., type: float, returned: always}
-            direction: {description: V(out) (sent by this gateway), V(in), or V(unknown)., type: str, returned: always}
-            interface: {description: Interface., type: str, returned: always}
-            src: {description: Source address., type: str, returned: always}
-            dst: {description: Destination address., type: str, returned: always}
-            sport: {description: UDP source port., type: int, returned: always}
-            dport: {description: UDP destination port., type: int, returned: always}
-            non_esp_marker: {description: V(true) on UDP 4500 (NAT-T framing)., type: bool, returned: always}
-            size: {description: IKE message bytes., type: int, returned: always}
-            digest: {description: Truncated SHA-1 of the IKE message (same on both gateways, even through NAT)., type: str, returned: always}
-            version: {description: IKE version V(2.0) or V(1.0)., type: str, returned: when decodable}
-            major_version: {description: 2 or 1., type: int, returned: when decodable}
-            exchange: {description: "Exchange name: IKE_SA_INIT, IKE_AUTH, CREATE_CHILD_SA, INFORMATIONAL, IKE_INTERMEDIATE; IKEv1 MAIN_MODE,
-                         AGGRESSIVE, QUICK_MODE, INFORMATIONAL_V1, TRANSACTION; UNKNOWN_<n>.", type: str, returned: when decodable, sample: IKE_SA_INIT}
-            exchange_type: {description: Exchange type number., type: int, returned: when decodable}
-            initiator: {description: IKEv2 Initiator flag., type: bool, returned: IKEv2}
-            response: {description: IKEv2 Response flag., type: bool, returned: IKEv2}
-            commit: {description: IKEv1 commit flag., type: bool, returned: IKEv1}
-            flags: {description: Raw flags octet., type: int, returned: when decodable}
-            message_id: {description: Message ID., type: int, returned: when decodable}
-            ispi: {description: Initiator SPI (cookie), 16 hex digits., type: str, returned: when decodable, sample: eacfc74111fb3341}
-            rspi: {description: Responder SPI, zeros in a first request., type: str, returned: when decodable}
-            length: {description: Length field of the header., type: int, returned: when decodable}
-            encrypted: {description: "V(true) when the payloads are encrypted (IKEv2 SK/SKF, IKEv1 E flag).", type: bool, returned: when decodable}
-            encrypted_first_payload: {description: Type of the first payload inside the encrypted part, as the header says., type: str, returned: when encrypted}
-            payloads: {description: Payload types in clear, in order (SA, KE, NONCE, NOTIFY, VENDOR_ID, SK, ...)., type: list, elements: str, returned: always}
+            index:
+              description: "Position in this list."
+              type: int
+              returned: always
+            time:
+              description: "Capture time."
+              type: float
+              returned: always
+            direction:
+              description: "V(out) (sent by this gateway), V(in), or V(unknown)."
+              type: str
+              returned: always
+            interface:
+              description: "Interface."
+              type: str
+              returned: always
+            src:
+              description: "Source address."
+              type: str
+              returned: always
+            dst:
+              description: "Destination address."
+              type: str
+              returned: always
+            sport:
+              description: "UDP source port."
+              type: int
+              returned: always
+            dport:
+              description: "UDP destination port."
+              type: int
+              returned: always
+            non_esp_marker:
+              description: "V(true) on UDP 4500 (NAT-T framing)."
+              type: bool
+              returned: always
+            size:
+              description: "IKE message bytes."
+              type: int
+              returned: always
+            digest:
+              description: "Truncated SHA-1 of the IKE message (same on both gateways, even through NAT)."
+              type: str
+              returned: always
+            version:
+              description: "IKE version V(2.0) or V(1.0)."
+              type: str
+              returned: when decodable
+            major_version:
+              description: "2 or 1."
+              type: int
+              returned: when decodable
+            exchange:
+              description: >-
+                Exchange name: IKE_SA_INIT, IKE_AUTH, CREATE_CHILD_SA, INFORMATIONAL, IKE_INTERMEDIATE; IKEv1
+                MAIN_MODE, AGGRESSIVE, QUICK_MODE, INFORMATIONAL_V1, TRANSACTION; UNKNOWN_<n>.
+              type: str
+              returned: when decodable
+              sample: IKE_SA_INIT
+            exchange_type:
+              description: "Exchange type number."
+              type: int
+              returned: when decodable
+            initiator:
+              description: "IKEv2 Initiator flag."
+              type: bool
+              returned: IKEv2
+            response:
+              description: "IKEv2 Response flag."
+              type: bool
+              returned: IKEv2
+            commit:
+              description: "IKEv1 commit flag."
+              type: bool
+              returned: IKEv1
+            flags:
+              description: "Raw flags octet."
+              type: int
+              returned: when decodable
+            message_id:
+              description: "Message ID."
+              type: int
+              returned: when decodable
+            ispi:
+              description: "Initiator SPI (cookie), 16 hex digits."
+              type: str
+              returned: when decodable
+              sample: eacfc74111fb3341
+            rspi:
+              description: "Responder SPI, zeros in a first request."
+              type: str
+              returned: when decodable
+            length:
+              description: "Length field of the header."
+              type: int
+              returned: when decodable
+            encrypted:
+              description: "V(true) when the payloads are encrypted (IKEv2 SK/SKF, IKEv1 E flag)."
+              type: bool
+              returned: when decodable
+            encrypted_first_payload:
+              description: "Type of the first payload inside the encrypted part, as the header says."
+              type: str
+              returned: when encrypted
+            payloads:
+              description: "Payload types in clear, in order (SA, KE, NONCE, NOTIFY, VENDOR_ID, SK, ...)."
+              type: list
+              elements: str
+              returned: always
             proposals:
               description: >-
                 SA proposals of an unencrypted message, normalised like configured proposals: lists C(encryption), C(integrity),
@@ -401,10 +627,25 @@ summary:
               type: list
               elements: dict
               returned: always
-            notify_types: {description: Just the notify type names., type: list, elements: str, returned: always, sample: [NO_PROPOSAL_CHOSEN]}
-            ke_group: {description: IKEv2 KE payload group (MODP_2048, ...)., type: str, returned: when a KE payload is in clear}
-            ke_group_number: {description: Its number., type: int, returned: when a KE payload is in clear}
-            vendor_ids: {description: "Vendor IDs: {id (hex), name or null}.", type: list, elements: dict, returned: always}
+            notify_types:
+              description: "Just the notify type names."
+              type: list
+              elements: str
+              returned: always
+              sample: [NO_PROPOSAL_CHOSEN]
+            ke_group:
+              description: "IKEv2 KE payload group (MODP_2048, ...)."
+              type: str
+              returned: when a KE payload is in clear
+            ke_group_number:
+              description: "Its number."
+              type: int
+              returned: when a KE payload is in clear
+            vendor_ids:
+              description: "Vendor IDs: {id (hex), name or null}."
+              type: list
+              elements: dict
+              returned: always
             nat_detection:
               description: >-
                 NAT detection hashes: {kind (source, destination), hash, result}. C(result) is V(match) or V(mismatch) against the
@@ -412,61 +653,198 @@ summary:
               type: list
               elements: dict
               returned: always
-            retransmission: {description: V(true) when the same bytes were already seen in this direction., type: bool, returned: always}
-            retransmission_of: {description: C(index) of the first copy., type: int, returned: when a retransmission}
-            answered: {description: "For requests: whether the other side answered in the capture; V(null) for responses and IKEv1 informational.", type: bool, returned: always}
-            errors: {description: Decoding problems (malformed or truncated payloads)., type: list, elements: str, returned: always}
-            truncated: {description: The message was cut short., type: bool, returned: when cut short}
-        messages_dropped: {description: Messages beyond the list limit., type: int, returned: always}
-        counts: {description: "C(out), C(in), C(unknown), C(other), C(retransmissions), C(unanswered_requests).", type: dict, returned: always}
+            retransmission:
+              description: "V(true) when the same bytes were already seen in this direction."
+              type: bool
+              returned: always
+            retransmission_of:
+              description: "C(index) of the first copy."
+              type: int
+              returned: when a retransmission
+            answered:
+              description: "For requests: whether the other side answered in the capture; V(null) for responses and IKEv1 informational."
+              type: bool
+              returned: always
+            errors:
+              description: "Decoding problems (malformed or truncated payloads)."
+              type: list
+              elements: str
+              returned: always
+            truncated:
+              description: "The message was cut short."
+              type: bool
+              returned: when cut short
+        messages_dropped:
+          description: "Messages beyond the list limit."
+          type: int
+          returned: always
+        counts:
+          description: "C(out), C(in), C(unknown), C(other), C(retransmissions), C(unanswered_requests)."
+          type: dict
+          returned: always
         sas:
           description: IKE SAs seen (by initiator SPI).
           type: list
           elements: dict
           returned: always
           contains:
-            ispi: {description: Initiator SPI., type: str, returned: always}
-            rspi: {description: Responder SPI once known, else V(null)., type: str, returned: always}
-            version: {description: 2 or 1., type: int, returned: always}
-            initiator: {description: Address of the initiator., type: str, returned: always}
-            responder: {description: Address of the responder., type: str, returned: always}
-            initiated_here: {description: V(true) when this gateway initiated., type: bool, returned: always}
-            exchanges: {description: Exchanges seen, in order., type: list, elements: str, returned: always}
-            messages: {description: Message count., type: int, returned: always}
-            retransmissions: {description: Retransmitted messages., type: int, returned: always}
-            unanswered_requests: {description: Requests never answered in the capture., type: int, returned: always}
-            notifies: {description: "Distinct notifies: {type, from (initiator or responder), exchange, error}.", type: list, elements: dict, returned: always}
-            proposals_offered: {description: Proposals the initiator sent in clear., type: list, elements: dict, returned: always}
-            proposals_chosen: {description: Proposal(s) the responder sent back in clear., type: list, elements: dict, returned: always}
-            ke_groups: {description: KE groups seen., type: list, elements: str, returned: always}
-            nat: {description: "C(initiator_behind_nat) and C(responder_behind_nat): true, false or null (not evaluable here).", type: dict, returned: always}
-            first_time: {description: First message time., type: float, returned: always}
-            last_time: {description: Last message time., type: float, returned: always}
+            ispi:
+              description: "Initiator SPI."
+              type: str
+              returned: always
+            rspi:
+              description: "Responder SPI once known, else V(null)."
+              type: str
+              returned: always
+            version:
+              description: "2 or 1."
+              type: int
+              returned: always
+            initiator:
+              description: "Address of the initiator."
+              type: str
+              returned: always
+            responder:
+              description: "Address of the responder."
+              type: str
+              returned: always
+            initiated_here:
+              description: "V(true) when this gateway initiated."
+              type: bool
+              returned: always
+            exchanges:
+              description: "Exchanges seen, in order."
+              type: list
+              elements: str
+              returned: always
+            messages:
+              description: "Message count."
+              type: int
+              returned: always
+            retransmissions:
+              description: "Retransmitted messages."
+              type: int
+              returned: always
+            unanswered_requests:
+              description: "Requests never answered in the capture."
+              type: int
+              returned: always
+            notifies:
+              description: "Distinct notifies: {type, from (initiator or responder), exchange, error}."
+              type: list
+              elements: dict
+              returned: always
+            proposals_offered:
+              description: "Proposals the initiator sent in clear."
+              type: list
+              elements: dict
+              returned: always
+            proposals_chosen:
+              description: "Proposal(s) the responder sent back in clear."
+              type: list
+              elements: dict
+              returned: always
+            ke_groups:
+              description: "KE groups seen."
+              type: list
+              elements: str
+              returned: always
+            nat:
+              description: "C(initiator_behind_nat) and C(responder_behind_nat): true, false or null (not evaluable here)."
+              type: dict
+              returned: always
+            first_time:
+              description: "First message time."
+              type: float
+              returned: always
+            last_time:
+              description: "Last message time."
+              type: float
+              returned: always
     esp:
       description: ESP per SPI and direction.
       type: list
       elements: dict
       returned: always
       contains:
-        spi: {description: SPI as V(0x) and 8 hex digits., type: str, returned: always, sample: "0xc8e2bf74"}
-        src: {description: Outer source., type: str, returned: always}
-        dst: {description: Outer destination., type: str, returned: always}
-        direction: {description: V(out), V(in) or V(unknown)., type: str, returned: always}
-        interface: {description: Interface., type: str, returned: always}
-        encapsulation: {description: V(udp) for ESP in UDP (NAT-T), else V(null)., type: str, returned: always}
-        sport: {description: UDP source port when encapsulated., type: int, returned: always}
-        dport: {description: UDP destination port when encapsulated., type: int, returned: always}
-        packets: {description: Packets., type: int, returned: always}
-        bytes: {description: Bytes on the wire., type: int, returned: always}
-        first_time: {description: First packet time., type: float, returned: always}
-        last_time: {description: Last packet time., type: float, returned: always}
-        first_seq: {description: Lowest sequence number., type: int, returned: always}
-        last_seq: {description: Highest sequence number., type: int, returned: always}
-        gaps: {description: Sequence numbers missing between first and last., type: int, returned: always}
-        gap_ranges: {description: Up to 10 missing ranges [from, to]., type: list, elements: list, returned: always}
-        replays: {description: Packets whose sequence number was already seen., type: int, returned: always}
-        out_of_order: {description: Packets below the highest sequence number seen so far., type: int, returned: always}
-    natt_keepalives: {description: NAT-T keepalive counts by direction (C(out), C(in), C(unknown), C(other))., type: dict, returned: always}
+        spi:
+          description: "SPI as V(0x) and 8 hex digits."
+          type: str
+          returned: always
+          sample: "0xc8e2bf74"
+        src:
+          description: "Outer source."
+          type: str
+          returned: always
+        dst:
+          description: "Outer destination."
+          type: str
+          returned: always
+        direction:
+          description: "V(out), V(in) or V(unknown)."
+          type: str
+          returned: always
+        interface:
+          description: "Interface."
+          type: str
+          returned: always
+        encapsulation:
+          description: "V(udp) for ESP in UDP (NAT-T), else V(null)."
+          type: str
+          returned: always
+        sport:
+          description: "UDP source port when encapsulated."
+          type: int
+          returned: always
+        dport:
+          description: "UDP destination port when encapsulated."
+          type: int
+          returned: always
+        packets:
+          description: "Packets."
+          type: int
+          returned: always
+        bytes:
+          description: "Bytes on the wire."
+          type: int
+          returned: always
+        first_time:
+          description: "First packet time."
+          type: float
+          returned: always
+        last_time:
+          description: "Last packet time."
+          type: float
+          returned: always
+        first_seq:
+          description: "Lowest sequence number."
+          type: int
+          returned: always
+        last_seq:
+          description: "Highest sequence number."
+          type: int
+          returned: always
+        gaps:
+          description: "Sequence numbers missing between first and last."
+          type: int
+          returned: always
+        gap_ranges:
+          description: "Up to 10 missing ranges [from, to]."
+          type: list
+          elements: list
+          returned: always
+        replays:
+          description: "Packets whose sequence number was already seen."
+          type: int
+          returned: always
+        out_of_order:
+          description: "Packets below the highest sequence number seen so far."
+          type: int
+          returned: always
+    natt_keepalives:
+      description: "NAT-T keepalive counts by direction (C(out), C(in), C(unknown), C(other))."
+      type: dict
+      returned: always
     cleartext:
       description: >-
         Traffic between the protected subnets in clear. On outer interfaces C(outbound_leak) is clear text leaving
@@ -476,12 +854,31 @@ summary:
       type: dict
       returned: always
       contains:
-        subnets_known: {description: V(false) when O(local_subnets)/O(remote_subnets) were not given (nothing classified)., type: bool, returned: always}
-        outbound_leak: {description: See above., type: dict, returned: always}
-        inbound_decapsulated: {description: See above., type: dict, returned: always}
-        inbound_unprotected: {description: See above., type: dict, returned: always}
-        inner: {description: See above., type: dict, returned: always}
-        leak_examples: {description: "Up to 5 leaked packets: {time, src, dst, proto, interface, icmp, dport}.", type: list, elements: dict, returned: always}
+        subnets_known:
+          description: "V(false) when O(local_subnets)/O(remote_subnets) were not given (nothing classified)."
+          type: bool
+          returned: always
+        outbound_leak:
+          description: "See above."
+          type: dict
+          returned: always
+        inbound_decapsulated:
+          description: "See above."
+          type: dict
+          returned: always
+        inbound_unprotected:
+          description: "See above."
+          type: dict
+          returned: always
+        inner:
+          description: "See above."
+          type: dict
+          returned: always
+        leak_examples:
+          description: "Up to 5 leaked packets: {time, src, dst, proto, interface, icmp, dport}."
+          type: list
+          elements: dict
+          returned: always
     icmp:
       description: >-
         ICMP errors: C(errors) (at most 100) each {time, direction, interface, from, to, family, type, code, error
@@ -490,15 +887,22 @@ summary:
       type: dict
       returned: always
     fragments:
-      description: "IP fragments: C(packets), C(reassembled) datagrams, C(incomplete) datagrams, C(flows) [{src, dst, proto, fragments, datagrams}]."
+      description: >-
+        IP fragments: C(packets), C(reassembled) datagrams, C(incomplete) datagrams, C(flows) [{src, dst,
+        proto, fragments, datagrams}].
       type: dict
       returned: always
     flows:
-      description: "Per-flow counters of traffic with the peer: {proto, src, sport, dst, dport, direction, packets, bytes, first_time, last_time}."
+      description: >-
+        Per-flow counters of traffic with the peer: {proto, src, sport, dst, dport, direction, packets, bytes,
+        first_time, last_time}.
       type: list
       elements: dict
       returned: always
-    flows_dropped: {description: Packets of flows beyond the list limit (200 flows)., type: int, returned: always}
+    flows_dropped:
+      description: "Packets of flows beyond the list limit (200 flows)."
+      type: int
+      returned: always
     events:
       description: >-
         Compact per-packet events for pairing with the other gateway: {t, dir, if, kind (ike, esp, icmp, clear), id, src, dst}
@@ -507,8 +911,15 @@ summary:
       type: list
       elements: dict
       returned: always
-    events_dropped: {description: Events beyond O(max_events)., type: int, returned: always}
-    warnings: {description: Problems reading the files (truncated file, unknown format)., type: list, elements: str, returned: always}
+    events_dropped:
+      description: "Events beyond O(max_events)."
+      type: int
+      returned: always
+    warnings:
+      description: "Problems reading the files (truncated file, unknown format)."
+      type: list
+      elements: str
+      returned: always
 """
 
 import calendar

@@ -95,7 +95,7 @@ class NetnsPair:
         )
         self.popen(ns, "/bin/sh", "-c", 'mount --bind "$0" /run && exec /usr/lib/ipsec/charon', str(RUN / ns),
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(50):
+        for _attempt in range(50):
             if (RUN / ns / "charon.vici").exists():
                 break
             time.sleep(0.1)

@@ -40,19 +40,19 @@ def mutations(rng, data):
     data = bytearray(data)
     choice = rng.randrange(5)
     if choice == 0 and data:
-        for _ in range(rng.randint(1, 8)):
+        for _attempt in range(rng.randint(1, 8)):
             data[rng.randrange(len(data))] = rng.randrange(256)
     elif choice == 1:
         data = data[: rng.randrange(len(data) + 1)]
     elif choice == 2 and data:
         start = rng.randrange(len(data))
-        data[start:start] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 40)))
+        data[start:start] = bytes(rng.randrange(256) for _byte in range(rng.randint(1, 40)))
     elif choice == 3 and len(data) > 4:
         # lengths are where parsers go wrong: set a 16-bit field to an extreme
         pos = rng.randrange(len(data) - 1)
         data[pos:pos + 2] = struct.pack("!H", rng.choice([0, 1, 3, 4, 7, 8, 0xFFFF, len(data)]))
     else:
-        data = bytearray(rng.randrange(256) for _ in range(rng.randint(0, 200)))
+        data = bytearray(rng.randrange(256) for _byte in range(rng.randint(0, 200)))
     return bytes(data)
 
 
@@ -63,7 +63,7 @@ def test_fixtures_exist():
 @pytest.mark.parametrize("seed", range(8))
 def test_mutated_frames_never_raise(seed):
     rng = random.Random(seed)
-    for _ in range(1500):
+    for _attempt in range(1500):
         linktype, data = rng.choice(FRAMES)
         if rng.random() < 0.1:
             linktype = rng.choice(LINKTYPES)
@@ -88,7 +88,7 @@ def test_mutated_ike_messages_never_raise(seed):
     rng = random.Random(1000 + seed)
     messages = ike_messages()
     assert messages
-    for _ in range(3000):
+    for _attempt in range(3000):
         msg = _ike_decode.decode_message(mutations(rng, rng.choice(messages)))
         assert isinstance(msg["errors"], list)
         json.dumps(msg)
@@ -96,8 +96,8 @@ def test_mutated_ike_messages_never_raise(seed):
 
 def test_random_bytes_never_raise():
     rng = random.Random(7)
-    for _ in range(5000):
-        data = bytes(rng.randrange(256) for _ in range(rng.randint(0, 120)))
+    for _attempt in range(5000):
+        data = bytes(rng.randrange(256) for _byte in range(rng.randint(0, 120)))
         _packet_decode.decode(rng.choice(LINKTYPES), data)
         _ike_decode.decode_message(data)
 
@@ -141,7 +141,7 @@ def test_pcapng_damage_and_truncation():
     with open(os.path.join(FIXTURES, "pcap", "ns-healthy-a.pcapng"), "rb") as handle:
         data = handle.read()
     rng = random.Random(3)
-    for _ in range(400):
+    for _attempt in range(400):
         mutated = mutations(rng, data) if rng.random() < 0.5 else data[: rng.randrange(len(data))]
         reader = _pcap.CaptureReader(io.BytesIO(mutated))
         json.dumps(_capture_summary.summarize(list(reader), {}, reader.warnings))
