@@ -305,7 +305,7 @@ def _walk_v2(data, pos, end, first, msg):
             return
         try:
             _v2_payload(ptype, body, msg)
-        except (struct.error, IndexError, ValueError) as exc:
+        except (struct.error, IndexError, ValueError, TypeError, KeyError) as exc:
             msg["errors"].append("malformed %s payload: %s" % (name, exc))
 
 
@@ -384,7 +384,7 @@ def _v2_transforms(raw, count, msg):
             msg["errors"].append("transform with bad length %d" % tlen)
             break
         attributes = dict(_attributes(raw[pos + 8:pos + tlen]))
-        transforms.append((ttype, tid, attributes.get(KEY_LENGTH_ATTR)))
+        transforms.append((ttype, tid, _number(attributes.get(KEY_LENGTH_ATTR))))
         pos += tlen
     return transforms
 
@@ -406,6 +406,10 @@ def _v2_normalise(number, protocol, spi, transforms):
     return proposal
 
 
+def _number(value):
+    return value if isinstance(value, int) else None
+
+
 def _attributes(raw):
     """(type, value) of data attributes in TV or TLV form; TLV values wider than 4 octets stay bytes."""
     pos = 0
@@ -420,7 +424,7 @@ def _attributes(raw):
         if 0 < len(data) <= 4:
             yield atype, int(_hex(data), 16)
         else:
-            yield atype, data
+            yield atype, _hex(data)  # not a number we use: keep it JSON-safe
 
 
 # --- IKEv1 --------------------------------------------------------------------------------------
@@ -432,7 +436,7 @@ def _walk_v1(data, pos, end, first, msg):
         payloads.append(name)
         try:
             _v1_payload(ptype, body, msg)
-        except (struct.error, IndexError, ValueError) as exc:
+        except (struct.error, IndexError, ValueError, TypeError, KeyError) as exc:
             msg["errors"].append("malformed %s payload: %s" % (name, exc))
 
 
@@ -469,7 +473,7 @@ def _v1_sa(body, msg):
 def _v1_normalise(number, protocol, spi, tnumber, tid, attributes):
     proposal = _algorithms.empty_proposal()
     protocol_name = PROTOCOLS.get(protocol, "PROTOCOL_%d" % protocol)
-    key_bits = attributes.get(14 if protocol == 1 else 6)
+    key_bits = _number(attributes.get(14 if protocol == 1 else 6))
     extra = {}
     if protocol == 1:
         encr = _algorithms.IKEV1_ENCR.get(attributes.get(1))
@@ -486,8 +490,8 @@ def _v1_normalise(number, protocol, spi, tnumber, tid, attributes):
         elif 2 in attributes:
             _algorithms.add_transform(proposal, "integrity", "UNKNOWN_HASH_%s" % attributes[2])
         if 3 in attributes:
-            extra["auth_method"] = _algorithms.IKEV1_AUTH_METHOD.get(attributes[3], "UNKNOWN_%s" % attributes[3])
-        group = attributes.get(4)
+            extra["auth_method"] = _algorithms.IKEV1_AUTH_METHOD.get(_number(attributes[3]), "UNKNOWN_%s" % attributes[3])
+        group = _number(attributes.get(4))
     else:
         entry = _algorithms.IKEV1_ESP_TRANSFORM.get(tid) if protocol == 3 else None
         if entry:
@@ -501,7 +505,7 @@ def _v1_normalise(number, protocol, spi, tnumber, tid, attributes):
             )
         if 4 in attributes:
             extra["mode"] = IKEV1_ENCAPSULATION.get(attributes[4], "UNKNOWN_%s" % attributes[4])
-        group = attributes.get(3)
+        group = _number(attributes.get(3))
     if group is not None:
         _algorithms.add_transform(proposal, "dh", _algorithms.DH_GROUPS.get(group, "UNKNOWN_DH_%s" % group))
     lifetime = attributes.get(12 if protocol == 1 else 2)
