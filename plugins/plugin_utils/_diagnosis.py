@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import _context, _finding, _pair, _rules, _side
+from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import _context, _finding, _ladder, _pair, _rules, _side, _traffic
 
 SCHEMA = "netdoctor.ipsec/diagnosis"
 SCHEMA_VERSION = 1
@@ -43,7 +43,6 @@ def link(findings: list[dict[str, t.Any]], root: dict[str, t.Any] | None) -> Non
             continue
         if found["symptom"]:
             found["consequence_of"] = root["id"]
-            found["summary"] = f"{found['summary']} (consequence of {root['id']})" if found["summary"] else f"consequence of {root['id']}"
         else:
             found["independent"] = True
 
@@ -137,8 +136,23 @@ def diagnose(
         "counts": counts(findings),
         "findings": findings,
         "sides": {"a": _side_summary(tunnel, "a"), "b": _side_summary(tunnel, "b")},
+        "traffic": _traffic_summary(tunnel),
         "selection": tunnel.selection_notes,
         "options": {k: v for k, v in tunnel.options.items() if k in ("inner_a", "inner_b", "capture", "probe")},
+    }
+
+
+def _traffic_summary(tunnel: _pair.Tunnel) -> dict[str, t.Any]:
+    """What the report draws: the IKE ladder, ESP per direction, the probes and the xfrm counters that moved."""
+    captured = {name: tunnel.side(name)["managed"] and _traffic.capture_of(tunnel.side(name)) is not None for name in ("a", "b")}
+    return {
+        "captured": captured,
+        "window": {name: _traffic.window(tunnel.side(name)) for name in ("a", "b") if captured[name]},
+        "ladder": _ladder.build(tunnel.a, tunnel.b),
+        "esp": _ladder.esp_summary(tunnel.a, tunnel.b),
+        "probes": {name: _traffic.probe_of(tunnel.side(name)) for name in ("a", "b") if tunnel.side(name)["managed"]},
+        "xfrm_stat_delta": {name: _traffic.stat_delta(tunnel.side(name)) for name in ("a", "b") if tunnel.side(name)["managed"]},
+        "files": {name: list((tunnel.side(name).get("capture") or {}).get("files") or []) for name in ("a", "b")},
     }
 
 

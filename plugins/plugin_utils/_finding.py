@@ -128,7 +128,9 @@ def combine(
         return passed(pass_summary, extra)
     worst = max(SEVERITY[p["status"]] for p in problems)
     top = [p for p in problems if SEVERITY[p["status"]] == worst]
-    items = [evidence(p["side"], p["text"]) for p in problems] + extra
+    # Failing observations first: they are the evidence a reader needs.
+    ordered = sorted(problems, key=lambda p: -SEVERITY[p["status"]])
+    items = [evidence(p["side"], p["text"], status=p["status"]) for p in ordered] + extra
     status = top[0]["status"]
     top_sides = {p["side"] for p in top}
     side = top_sides.pop() if len(top_sides) == 1 else "both"

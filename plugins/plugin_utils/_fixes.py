@@ -129,7 +129,8 @@ def where(side: dict[str, t.Any], conn: dict[str, t.Any] | None, setting: str, c
         return f"{source or '/etc/racoon/racoon.conf'} ({option}) for remote {name}"
     if daemon == "strongswan":
         if setting == "psk":
-            return f"{source or '/etc/swanctl/swanctl.conf'}: secrets {{ ike-... {{ secret = ... }} }} for connection {name}"
+            ids = "/".join(str(i) for i in ((conn or {}).get("local_id"), (conn or {}).get("remote_id")) if i)
+            return f"{source or '/etc/swanctl/swanctl.conf'}: the secrets.ike-* entry of connection {name}" + (f" (ids {ids})" if ids else "")
         path = {
             "ike_version": f"connections.{name}.version",
             "ike_proposals": f"connections.{name}.proposals",

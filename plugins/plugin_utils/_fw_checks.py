@@ -57,7 +57,7 @@ def evaluate(tunnel: t.Any, name: str) -> dict[str, t.Any]:
 def describe_ref(ref: dict[str, t.Any] | None) -> str:
     """``rule `-A INPUT -p esp -j DROP` (iptables-legacy filter/INPUT #3, 12 packets)`` or the chain policy."""
     if not ref:
-        return "no rule"
+        return "no rule or policy stops it"
     if ref.get("kind") in ("route", "sysctl"):
         return str(ref.get("text"))
     where = " ".join(str(part) for part in (ref.get("backend"), f"{ref.get('table')}/{ref.get('chain')}") if part)
