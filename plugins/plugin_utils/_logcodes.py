@@ -28,7 +28,10 @@ CODES: dict[str, tuple[str, tuple[str, ...]]] = {
     "DECRYPTION_FAILED": ("error", ("P1.PSK",)),
     "NO_PSK": ("error", ("P1.PSK",)),
     "ID_MISMATCH": ("error", ("P1.IDENTITY",)),
+    "IDENTITY_MISMATCH": ("error", ("P1.IDENTITY",)),
     "NO_CONFIG_FOUND": ("error", ("P1.IDENTITY", "P1.IKE_VERSION")),
+    "NO_IKE_CONFIG": ("error", ("P1.IKE_VERSION", "P1.IDENTITY")),
+    "NOTIFY_ERROR": ("error", ()),
     "INVALID_ID_INFORMATION": ("error", ("P1.IDENTITY", "P2.SELECTORS")),
     "TS_UNACCEPTABLE": ("error", ("P2.SELECTORS",)),
     "NO_SAINFO": ("error", ("P2.SELECTORS",)),
@@ -42,6 +45,13 @@ CODES: dict[str, tuple[str, tuple[str, ...]]] = {
     "DPD_DEAD_PEER": ("warning", ("P1.REACH",)),
     "ESTABLISHED": ("info", ()),
     "CHILD_ESTABLISHED": ("info", ()),
+    "IKE_SA_ESTABLISHED": ("info", ()),
+    "CHILD_SA_ESTABLISHED": ("info", ()),
+    "IKE_SA_DELETED": ("info", ()),
+    "CHILD_SA_DELETED": ("info", ()),
+    "PROPOSAL_SELECTED": ("info", ()),
+    "PROPOSALS": ("info", ()),
+    "UNKNOWN": ("info", ()),
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import typing as t
 
+from ansible_collections.netdoctor.ipsec.plugins.module_utils import _addr
 from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import _finding as F
 from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import _fixes, _fw_checks, _logcodes, _pair, _side
 from ansible_collections.netdoctor.ipsec.plugins.plugin_utils._rules import rule
@@ -228,14 +229,15 @@ def _one_sided_proposals(ctx: t.Any, log_items: list[dict[str, t.Any]]) -> dict[
 
 # --- P1.PSK ---------------------------------------------------------------------------------------
 
+# psk facts (ike_info's vocabulary) that old stacks mangle, in words.
 PSK_TRAPS = {
-    "leading_whitespace": "leading whitespace",
-    "trailing_whitespace": "trailing whitespace",
-    "whitespace": "spaces",
+    "leading_or_trailing_whitespace": "leading or trailing whitespace",
+    "spaces": "spaces",
     "non_ascii": "non-ASCII characters",
-    "quotes": "quote characters",
-    "hash": "a '#' (a comment start for some parsers)",
-    "control": "control characters",
+    "quote_characters": "quote characters",
+    "hash_sign": "a '#' (a comment start for some parsers)",
+    "control_characters": "control characters",
+    "backslash": "a backslash",
 }
 
 
@@ -347,6 +349,20 @@ def _plausibility(ctx: t.Any, identity: str | None, owner: str) -> int:
     return 1 if flat and (flat == host_flat or flat in tokens) else 0
 
 
+def _domain(identity: str | None) -> str | None:
+    if not identity:
+        return None
+    if _addr.address_family(identity):
+        return "(address)"
+    return identity.split(".", 1)[1] if "." in identity else ""
+
+
+def _consistency(identity: str | None, others: list[str | None]) -> int:
+    """How many of the tunnel's other identities share this one's domain (``gw-a.lab`` and ``gw-b.lab`` do)."""
+    domain = _domain(identity)
+    return sum(1 for other in others if other and domain is not None and _domain(other) == domain)
+
+
 @rule("P1.IDENTITY")
 def identity(ctx: t.Any) -> dict[str, t.Any]:
     log_items = _log_evidence(ctx, "P1.IDENTITY")
@@ -369,8 +385,11 @@ def identity(ctx: t.Any) -> dict[str, t.Any]:
             problems.append(F.problem("pass", "both", f"{own_host} presents {presented!r}; {chk_host} expects "
                                       f"{expected or 'any identity'!r}"))
             continue
-        fit_presented = _plausibility(ctx, presented, owner)
-        fit_expected = _plausibility(ctx, expected, owner)
+        # Which of the two is the odd one out: first, does it fit the gateway it names (its address, its
+        # host name)? then, does it look like the tunnel's other identities (same domain)?
+        others = [effective_remote_id(ctx, owner), effective_local_id(ctx, checker)]
+        fit_presented = (_plausibility(ctx, presented, owner), _consistency(presented, others))
+        fit_expected = (_plausibility(ctx, expected, owner), _consistency(expected, others))
         if fit_presented > fit_expected:
             wrong, setting, value = checker, "remote_id", presented
         elif fit_expected > fit_presented:
