@@ -203,6 +203,7 @@ _PATTERNS = [
     ("NO_PROPOSAL_CHOSEN", "remote", r"^dropping unexpected IKE_SA_INIT message containing NO_PROPOSAL_CHOSEN"),
     ("NO_PROPOSAL_CHOSEN", "remote", r"(?:received and ignored notification payload|ignoring informational payload): NO_PROPOSAL_CHOSEN|^ignoring informational payload NO_PROPOSAL_CHOSEN"),
     ("NO_PROPOSAL_CHOSEN", "remote", r"(?:response|notification) (?:rejected|containing|payload:?) .*NO_PROPOSAL_CHOSEN"),
+    ("NO_PROPOSAL_CHOSEN", "remote", r"received unauthenticated v2N_NO_PROPOSAL_CHOSEN"),
     ("AUTHENTICATION_FAILED", "local", r"^authentication failed: computed hash does not match"),
     ("AUTHENTICATION_FAILED", "local", r"probable authentication failure \(mismatch of preshared secrets\?\)"),
     ("AUTHENTICATION_FAILED", "remote", r"authentication request rejected by peer: AUTHENTICATION_FAILED"),
@@ -224,8 +225,8 @@ _PATTERNS = [
     ("SA_INSTALL_FAILED", "local", r"netlink response for (?:Add|Update) SA (?P<sa>\S+): (?P<error>.*)"),
     ("SA_INSTALL_FAILED", "local", r"setup_half_ipsec_sa\(\) hit fail|install_ipsec_sa\(\) failed|failed to add (?:inbound|outbound) (?:SA|policy)"),
     ("DPD_DEAD_PEER", None, r"liveness_check - peer .* has not responded in|liveness: peer .* is dead|DPD: No response from peer|declaring peer dead"),
-    ("IKE_SA_ESTABLISHED", None, r"^(?:initiator|responder) established IKE SA|^ISAKMP SA established|^IKE SA established|established IKE SA;"),
-    ("CHILD_SA_ESTABLISHED", None, r"established Child SA|^IPsec SA established|^negotiated connection"),
+    ("IKE_SA_ESTABLISHED", None, r"^(?:initiator|responder) established IKE SA|ISAKMP SA established|^IKE SA established|established IKE SA;"),
+    ("CHILD_SA_ESTABLISHED", None, r"established Child SA|IPsec SA established|^negotiated connection"),
     # racoon
     ("PEER_NOT_RESPONDING", None, r"^phase1 negotiation failed due to time up"),
     ("NO_ISAKMP_SA", None, r"^phase2 negotiation failed due to time up waiting for phase1"),

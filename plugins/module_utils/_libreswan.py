@@ -147,6 +147,8 @@ def _conn_body(conn, body, problems):
     if "our id" in fields or "their id" in fields:
         conn["local_id"] = fields.get("our id", conn["local_id"])
         conn["remote_id"] = fields.get("their id", conn["remote_id"])
+        if conn["remote_id"] in ("(none)", "%none"):
+            conn["remote_id"] = "%any"
         return True
     if "our auth" in fields:
         auth = {"secret": "psk", "rsasig": "pubkey", "ecdsa": "pubkey", "null": "null", "never": "never"}
@@ -260,6 +262,8 @@ def _status_conn_line(conns, line, warnings):
 
 
 def _state_line(states, line):
+    if re.match(r'^#\d+: pending (?:Phase 2|Child SA) for "', line):
+        return True
     match = _STATE_TRAFFIC.match(line)
     if match:
         state = states.setdefault(match.group("serial"), {"serial": match.group("serial")})

@@ -240,7 +240,7 @@ def child_sas(states, local_addresses):
             continue
         inbound = sa["dst"] in local
         peer = sa["src"] if inbound else sa["dst"]
-        key = (peer, sa["reqid"], sa["mode"])
+        key = (peer, sa["reqid"], sa["mode"], sa["proto"])
         child = children.get(key)
         if child is None:
             child = rec.child_sa("%s" % peer)

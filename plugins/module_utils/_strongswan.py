@@ -20,7 +20,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _ike_record as rec
-from ansible_collections.netdoctor.ipsec.plugins.module_utils import _proposals, _psk
+from ansible_collections.netdoctor.ipsec.plugins.module_utils import _proposals, _swanctl_text
 
 AUTH_CLASS = {
     "pre-shared key": "psk",
@@ -250,3 +250,26 @@ def merge_connections(loaded, configured, warnings, daemon_answered=True):
                 warnings.append("connection '%s' is configured but not loaded in the daemon" % conn["name"])
             merged.append(conn)
     return merged
+
+
+# --- swanctl text (filters, and the fallback when VICI is not usable) --------------------------------
+
+def parse_list_sas_output(text):
+    """``swanctl --list-sas`` text (human or ``--raw``) -> ``{sas, warnings, unparsed}``."""
+    if _swanctl_text.is_raw(text):
+        events, problems, unparsed = _swanctl_text.parse_raw(text, "list-sa")
+    else:
+        events, problems, unparsed = _swanctl_text.parse_list_sas_text(text)
+    return {"sas": sas_from_vici(events), "warnings": problems, "unparsed": unparsed}
+
+
+def parse_list_conns_output(text):
+    """``swanctl --list-conns`` text (human or ``--raw``) -> ``{connections, warnings, unparsed}``.
+
+    The output carries no proposals, start actions or secrets: those keys stay null.
+    """
+    if _swanctl_text.is_raw(text):
+        events, problems, unparsed = _swanctl_text.parse_raw(text, "list-conn")
+    else:
+        events, problems, unparsed = _swanctl_text.parse_list_conns_text(text)
+    return {"connections": connections_from_vici(events), "warnings": problems, "unparsed": unparsed}

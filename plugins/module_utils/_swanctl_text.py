@@ -23,6 +23,7 @@ from collections import OrderedDict
 
 # --- raw form -----------------------------------------------------------------------------------
 
+_RAW_START_RE = re.compile(r"^\s*(list-sa|list-conn|list-sas|list-conns)\s+(event|reply)\s*\{")
 _RAW_EVENT_RE = re.compile(r"^\s*(list-sa|list-conn|list-sas|list-conns)\s+(event|reply)\s*\{(.*)\}\s*$")
 _RAW_KEY_RE = re.compile(r"\s*([\w.\-]+)(=|\s*\{)")
 _RAW_VALUE_END = re.compile(r" (?=[\w.\-]+=|[\w.\-]+ \{|\})|\}")
@@ -83,6 +84,8 @@ def parse_raw(text, event):
             continue
         match = _RAW_EVENT_RE.match(line)
         if not match:
+            if _RAW_START_RE.match(line):
+                problems.append("cannot parse %s event: message ends inside a section (truncated?)" % event)
             unparsed.append(line)
             continue
         if match.group(2) == "reply":
