@@ -45,8 +45,8 @@ class AgentClient:
         finally:
             sock.close()
 
-    def call(self, op: str, timeout: float | None = 120, **args):
-        for msg in self._request({"op": op, **args}, timeout):
+    def call(self, op: str, *, sock_timeout: float | None = 300, **args):
+        for msg in self._request({"op": op, **args}, sock_timeout):
             if "error" in msg:
                 raise LabError(f"lab agent: {op}: {msg['error']}")
             return msg["result"]
@@ -56,7 +56,7 @@ class AgentClient:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                self.call("ping", timeout=2)
+                self.call("ping", sock_timeout=2)
                 return
             except LabError:
                 if time.monotonic() > deadline:

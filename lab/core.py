@@ -168,10 +168,11 @@ class Lab:
         self.log(f"lab up in {state['up_seconds']}s; inventory {cfg.inventory}")
         return state
 
-    def _parallel(self, jobs: list[Callable], workers: int = 8) -> list:
+    def _parallel(self, jobs: list[Callable]) -> list:
+        """Run jobs concurrently: the lab has one CPU, but most of a tunnel's time is waiting."""
         if len(jobs) == 1:
             return [jobs[0]()]
-        with ThreadPoolExecutor(min(workers, len(jobs))) as pool:
+        with ThreadPoolExecutor(len(jobs)) as pool:
             futures = [pool.submit(job) for job in jobs]
             return [f.result() for f in futures]
 
@@ -294,20 +295,26 @@ class Lab:
         """Wait until both sides' IKE and CHILD SAs are all `want` (up|down)."""
         deadline = time.monotonic() + timeout
         while True:
-            running = self._running(agent)
-            states = observe.sa_states(agent, t, {w: running.get(t.side(w).name, False) for w in ("left", "right")})
+            states = observe.sa_states(agent, t, self._running_sides(agent, t), full=False)
             if all(states[w]["ike_sa"] == want and states[w]["child_sa"] == want for w in ("left", "right")):
                 return True
             if time.monotonic() > deadline:
                 return False
-            time.sleep(0.3)
+            time.sleep(0.5)
 
-    def _initiate(self, agent: AgentClient, t: Tunnel, settings: dict[str, Settings], timeout: int = 10) -> bool:
+    def _initiate(self, agent: AgentClient, t: Tunnel, settings: dict[str, Settings], *, expect_up: bool,
+                  timeout: int) -> bool:
+        """Initiate from the initiator side. expect_up: block until up (True) or failed; else start the
+        attempt and give it `timeout` seconds to get as far as it gets (a fault is in the way)."""
         which = t.spec.initiator
         side = t.side(which)
-        argv = daemons.DAEMONS[side.daemon].initiate_argv(settings[which], timeout)
-        agent.exec(side.name, argv, timeout=timeout + 20)
-        return self._wait_sas(agent, t, "up", timeout)
+        daemon = daemons.DAEMONS[side.daemon]
+        t0 = time.monotonic()
+        res = agent.exec(side.name, daemon.initiate_argv(settings[which], timeout, wait=expect_up), timeout=timeout)
+        if expect_up:
+            return res.ok and not res.timed_out
+        time.sleep(max(0.0, timeout - (time.monotonic() - t0)))
+        return False
 
     def _terminate(self, agent: AgentClient, t: Tunnel, settings: dict[str, Settings]) -> None:
         for which in (t.spec.initiator, _other(t.spec.initiator)):
@@ -325,7 +332,7 @@ class Lab:
             if attempt == 2:
                 self.log(f"tunnel {t.letter}: baseline failed ({'; '.join(problems)}); re-establishing once")
                 self._terminate(agent, t, settings)
-            self._initiate(agent, t, settings, timeout=20)
+            self._initiate(agent, t, settings, expect_up=True, timeout=20)
             baseline = observe.observe(agent, t, self._running_sides(agent, t), fault_side)
             problems = faults.mismatches(faults.HEALTHY_EXPECT, baseline)
             if not problems:
@@ -342,7 +349,8 @@ class Lab:
         fault = faults.get(t.spec.fault)
         if fault.kind != "topology":
             self._apply_fault(agent, t, settings, fault)
-        observed = observe.observe(agent, t, self._running_sides(agent, t), fault_side)
+        observed = observe.observe(agent, t, self._running_sides(agent, t), fault_side,
+                                   probe_from_fault=fault.probe == "from_fault")
         result.update(observed=observed, expected=fault.expect, mismatches=faults.mismatches(fault.expect, observed))
         self.log(f"tunnel {t.letter}: fault {fault.name} on the {fault_side} side applied; "
                  + ("the documented state is observed" if not result["mismatches"]
@@ -382,7 +390,7 @@ class Lab:
         elif fault.kind == "daemon":
             self._stop_daemon(agent, side)
         if fault.needs_reestablish:
-            self._initiate(agent, t, settings, timeout=8)
+            self._initiate(agent, t, settings, expect_up=False, timeout=6)
 
     def _stop_daemon(self, agent: AgentClient, side: topology.Side) -> None:
         daemon = daemons.DAEMONS[side.daemon]
@@ -426,8 +434,10 @@ class Lab:
         tunnels = self.tunnels(state)
 
         def one(t: Tunnel) -> dict:
-            observed = observe.observe(agent, t, self._running_sides(agent, t), t.spec.fault_side)
-            expected = faults.get(t.spec.fault).expect if t.spec.fault else faults.HEALTHY_EXPECT
+            fault = faults.get(t.spec.fault) if t.spec.fault else None
+            observed = observe.observe(agent, t, self._running_sides(agent, t), t.spec.fault_side,
+                                       probe_from_fault=bool(fault and fault.probe == "from_fault"))
+            expected = fault.expect if fault else faults.HEALTHY_EXPECT
             return {"fault": t.spec.fault, "fault_side": t.spec.fault_side, "observed": observed,
                     "expected": expected, "mismatches": faults.mismatches(expected, observed)}
 

@@ -67,7 +67,8 @@ class Daemon:
     def load_argv(self, s: Settings) -> list[str]:
         raise NotImplementedError
 
-    def initiate_argv(self, s: Settings, timeout: int) -> list[str]:
+    def initiate_argv(self, s: Settings, timeout: int, wait: bool) -> list[str]:
+        """wait: block until the CHILD SA is up or failed (else return at once)."""
         raise NotImplementedError
 
     def terminate_argv(self, s: Settings) -> list[str]:
@@ -169,8 +170,8 @@ swanctl {
     def load_argv(self, s: Settings) -> list[str]:
         return ["swanctl", "--load-all", "--noprompt"]
 
-    def initiate_argv(self, s: Settings, timeout: int) -> list[str]:
-        return ["swanctl", "--initiate", "--child", s.conn, "--timeout", str(timeout)]
+    def initiate_argv(self, s: Settings, timeout: int, wait: bool) -> list[str]:
+        return ["swanctl", "--initiate", "--child", s.conn, "--timeout", str(timeout if wait else 1)]
 
     def terminate_argv(self, s: Settings) -> list[str]:
         return ["swanctl", "--terminate", "--ike", s.conn, "--timeout", "5"]
@@ -246,7 +247,9 @@ class Libreswan(Daemon):
     def load_argv(self, s: Settings) -> list[str]:
         return ["ipsec", "auto", "--add", s.conn]
 
-    def initiate_argv(self, s: Settings, timeout: int) -> list[str]:
+    def initiate_argv(self, s: Settings, timeout: int, wait: bool) -> list[str]:
+        if wait:
+            return ["ipsec", "auto", "--up", s.conn]
         return ["ipsec", "whack", "--name", s.conn, "--initiate", "--asynchronous"]
 
     def terminate_argv(self, s: Settings) -> list[str]:

@@ -33,6 +33,7 @@ class Fault:
     expect: dict
     requires: dict = field(default_factory=dict)
     reestablish: bool = False
+    probe: str = "from_peer"
 
     @property
     def kind(self) -> str:
@@ -54,9 +55,11 @@ def catalogue() -> dict[str, Fault]:
     for name, entry in data.items():
         fault = Fault(name=name, title=entry["title"], finding=entry["finding"], sides=tuple(entry["sides"]),
                       apply=entry["apply"], expect=entry["expect"], requires=entry.get("requires", {}),
-                      reestablish=entry.get("reestablish", False))
+                      reestablish=entry.get("reestablish", False), probe=entry.get("probe", "from_peer"))
         if len(fault.apply) != 1 or fault.kind not in {"config", "firewall", "route", "daemon", "topology"}:
             raise LabError(f"faults.yml: {name}: apply needs exactly one of config/firewall/route/daemon/topology")
+        if fault.probe not in ("from_peer", "from_fault"):
+            raise LabError(f"faults.yml: {name}: probe must be from_peer or from_fault")
         if fault.kind == "config" and not set(fault.apply["config"]) <= CONFIG_SETTINGS:
             raise LabError(f"faults.yml: {name}: unknown config settings {set(fault.apply['config']) - CONFIG_SETTINGS}")
         faults[name] = fault

@@ -2,7 +2,8 @@
 
 The probes run from the peer's inner host to the fault side's inner host (for a healthy tunnel:
 left to right), so that the direction of what the WAN router counts means the same for every
-fault: `peer_to_fault` is the probe's way in, `fault_to_peer` the answer's way back.
+fault: `peer_to_fault` is the probe's way in, `fault_to_peer` the answer's way back. A fault
+that only hurts connections started on its own side (masquerade) probes the other way.
 """
 
 from __future__ import annotations
@@ -48,22 +49,32 @@ def parse_counters(save_output: str) -> dict[str, int]:
     return counts
 
 
-def side_state(agent: AgentClient, t: Tunnel, which: str, running: bool) -> dict:
+def sa_state(agent: AgentClient, t: Tunnel, which: str, running: bool) -> daemons.SaState:
     side = t.side(which)
+    if not running:
+        return daemons.SaState("down", "down", ())
     daemon = daemons.DAEMONS[side.daemon]
-    script = (f"{shlex.join(daemon.status_argv())} 2>&1; "
-              "echo \"@@xfrm $(ip xfrm state | grep -c '^src') $(ip xfrm policy | grep -c '^src')\"")
-    res = agent.sh(side.name, script, timeout=30)
-    m = re.search(r"^@@xfrm (\d+) (\d+)", res.out, re.M)
-    sa = daemon.parse_status(res.out) if running else daemons.SaState("down", "down", ())
+    return daemon.parse_status(agent.exec(side.name, daemon.status_argv(), timeout=30).out)
+
+
+def side_state(agent: AgentClient, t: Tunnel, which: str, running: bool) -> dict:
+    sa = sa_state(agent, t, which, running)
+    count = agent.exec(t.side(which).name, ["ip", "xfrm", "state", "count"], timeout=30)
+    m = re.search(r"count (\d+)", count.out)
     return {"daemon": "running" if running else "stopped", "ike_sa": sa.ike, "child_sa": sa.child,
-            "states": list(sa.states), "xfrm_states": int(m.group(1)) if m else None,
-            "xfrm_policies": int(m.group(2)) if m else None}
+            "states": list(sa.states), "xfrm_states": int(m.group(1)) if m else None}
 
 
-def sa_states(agent: AgentClient, t: Tunnel, running: dict[str, bool]) -> dict[str, dict]:
+def sa_states(agent: AgentClient, t: Tunnel, running: dict[str, bool], full: bool = True) -> dict[str, dict]:
+    """Both sides' SA states (full: with the daemon and xfrm state count), fetched in parallel."""
+    def one(which: str) -> dict:
+        if full:
+            return side_state(agent, t, which, running[which])
+        sa = sa_state(agent, t, which, running[which])
+        return {"ike_sa": sa.ike, "child_sa": sa.child}
+
     with ThreadPoolExecutor(2) as pool:
-        futures = {w: pool.submit(side_state, agent, t, w, running[w]) for w in ("left", "right")}
+        futures = {w: pool.submit(one, w) for w in ("left", "right")}
         return {w: f.result() for w, f in futures.items()}
 
 
@@ -88,12 +99,13 @@ def probe(agent: AgentClient, t: Tunnel, src: str, dst: str) -> dict:
     }
 
 
-def observe(agent: AgentClient, t: Tunnel, running: dict[str, bool], fault_side: str | None = None) -> dict:
+def observe(agent: AgentClient, t: Tunnel, running: dict[str, bool], fault_side: str | None = None,
+            probe_from_fault: bool = False) -> dict:
     """The full observed state; role keys `fault`/`peer` are added for the catalogue's checks."""
     fault = fault_side or t.spec.fault_side or "right"
     peer = "left" if fault == "right" else "right"
     sides = sa_states(agent, t, running)
-    pr = probe(agent, t, peer, fault)
+    pr = probe(agent, t, fault, peer) if probe_from_fault else probe(agent, t, peer, fault)
     out = {"fault_side": fault, "sides": sides, "probe": {k: pr[k] for k in ("from", "to", "ping_received",
                                                                             "tcp_error")},
            "ping": pr["ping"], "tcp": pr["tcp"]}
