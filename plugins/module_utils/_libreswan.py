@@ -198,6 +198,8 @@ def parse_whack_status(text):
         if stripped.startswith(("Bare Shunt list", "Total IPsec connections")):
             section = "tail" if stripped.startswith("Bare") else section
             continue
+        if section == "head" and (_CONN_HEADER.match(stripped) or _STATE.match(stripped)):
+            section = "conns"
         if section == "head":
             _head_line(result, stripped)
             continue

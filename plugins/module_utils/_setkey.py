@@ -125,6 +125,8 @@ def parse_sad(text, salt=None, platform="linux"):
     for state in states:
         if state["proto"] is None:
             warnings.append("SA %s -> %s has no protocol line (truncated output?)" % (state["src"], state["dst"]))
+        elif state["state"] is None:
+            warnings.append("SA %s -> %s has no state line (truncated output?)" % (state["src"], state["dst"]))
     if unparsed:
         warnings.append("%d line(s) of the SAD dump not understood" % len(unparsed))
     return states, warnings, unparsed
