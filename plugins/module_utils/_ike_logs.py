@@ -196,7 +196,7 @@ _PATTERNS = [
     ("CHILD_SA_DELETED", None, r"^closing CHILD_SA (?P<name>\S+)\{(?P<uid>\d+)\}"),
     ("NOTIFY_ERROR", "remote", r"^received (?P<notify>[A-Z_]+) (?:error )?notify(?: error)?"),
     # libreswan
-    ("SENT_NOTIFY", "local", r"^responding to \S+ (?:message|\(\d+\) message) .*with (?:encrypted|unencrypted) notification (?P<notify>[A-Z_]+)"),
+    ("SENT_NOTIFY", "local", r"responding to \S+ (?:message|\(\d+\) message) .*with (?:encrypted|unencrypted) notification (?P<notify>[A-Z_]+)"),
     ("NO_PROPOSAL_CHOSEN", "local", r"^no local proposal matches remote proposals (?P<received_lsw>.*)$"),
     ("NO_PROPOSAL_CHOSEN", "local", r"responder SA processing returned NO_PROPOSAL_CHOSEN"),
     ("NO_PROPOSAL_CHOSEN", "remote", r"rejected Child SA with NO_PROPOSAL_CHOSEN"),

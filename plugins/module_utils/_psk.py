@@ -55,6 +55,8 @@ def decode_psk(raw, allow_prefixes=True):
             except (TypeError, ValueError, binascii.Error):
                 return None, "hex", quote
         if lowered == "0s":
+            if not re.match(r"^[A-Za-z0-9+/]+={0,2}$", inner[2:]):
+                return None, "base64", quote
             try:
                 return base64.b64decode(inner[2:].encode("ascii")), "base64", quote
             except (TypeError, ValueError, binascii.Error, UnicodeEncodeError):

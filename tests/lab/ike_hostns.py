@@ -219,7 +219,8 @@ class IkePair:
             self.exec(side, self.daemon(side).terminate_argv(self.settings[side]), timeout=20)
 
     def initiate(self, side: str = "left", wait: float = 8.0) -> subprocess.CompletedProcess:
-        result = self.exec(side, self.daemon(side).initiate_argv(self.settings[side], int(wait)), timeout=wait + 20)
+        argv = self.daemon(side).initiate_argv(self.settings[side], int(wait), True)
+        result = self.exec(side, argv, timeout=wait + 20)
         if self.kinds[side] == "libreswan":
             time.sleep(wait)
         return result
