@@ -42,6 +42,7 @@ class ReplayServer:
                 pass
 
     def close(self) -> None:
+        self.thread.join(timeout=5)
         self.sock.close()
 
 
