@@ -42,14 +42,21 @@ def evaluate(tunnel: t.Any, name: str) -> dict[str, t.Any]:
         return result
     local_subnets, remote_subnets = _subnets(tunnel, name, "local_ts"), _subnets(tunnel, name, "remote_ts")
     local = tunnel.endpoint[name]
-    checks = result["checks"]
-    checks["ike"] = _firewall_checks.check_ike(info, peer, local)
-    checks["esp"] = _firewall_checks.check_esp(info, peer, local, encap=False)
-    checks["esp_in_udp"] = _firewall_checks.check_esp(info, peer, local, encap=True)
-    checks["forward"] = _firewall_checks.check_forward(info, local_subnets, remote_subnets, peer)
-    checks["nat_exemption"] = _firewall_checks.check_nat_exemption(info, local_subnets, remote_subnets, peer)
-    checks["route"] = _firewall_checks.check_route(info, remote_subnets, peer)
-    checks["rp_filter"] = _firewall_checks.check_rp_filter(info, remote_subnets, peer)
+    calls: dict[str, t.Callable[[], dict[str, t.Any]]] = {
+        "ike": lambda: _firewall_checks.check_ike(info, peer, local),
+        "esp": lambda: _firewall_checks.check_esp(info, peer, local, encap=False),
+        "esp_in_udp": lambda: _firewall_checks.check_esp(info, peer, local, encap=True),
+        "forward": lambda: _firewall_checks.check_forward(info, local_subnets, remote_subnets, peer),
+        "nat_exemption": lambda: _firewall_checks.check_nat_exemption(info, local_subnets, remote_subnets, peer),
+        "route": lambda: _firewall_checks.check_route(info, remote_subnets, peer),
+        "rp_filter": lambda: _firewall_checks.check_rp_filter(info, remote_subnets, peer),
+    }
+    for name, call in calls.items():
+        try:
+            result["checks"][name] = call()
+        except Exception as exc:  # noqa: BLE001 - a ruleset the evaluator cannot read must not hide the other checks
+            result["checks"][name] = {"check": name, "status": "skip", "items": [], "blocking": [],
+                                      "summary": f"the firewall_info result could not be evaluated ({type(exc).__name__}: {exc})"}
     result["available"] = True
     return result
 

@@ -95,7 +95,7 @@ def _routes_subnets(ctx: t.Any, name: str) -> bool:
 
 
 def _conf(sysctl: dict[str, t.Any], key: str) -> str:
-    conf = sysctl.get("conf") or {}
+    conf = sysctl.get("conf") if isinstance(sysctl.get("conf"), dict) else {}
     values = [f"{scope}={values.get(key)}" for scope, values in sorted(conf.items())
               if isinstance(values, dict) and values.get(key) is not None and scope in ("all", "default")]
     return f"{key} " + ", ".join(values) if values else ""

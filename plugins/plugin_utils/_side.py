@@ -53,6 +53,7 @@ import copy
 import typing as t
 
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _addr
+from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import _trace
 
 SOURCES = ("ike", "xfrm", "firewall", "logs", "capture", "probe")
 SIDE_SCHEMA_VERSION = 1
@@ -150,6 +151,7 @@ def empty_side(host: str, managed: bool = True) -> dict[str, t.Any]:
         "logs": [],
         "capture": None,
         "probe": None,
+        "trace": [],
         "warnings": [],
     }
 
@@ -437,6 +439,7 @@ def normalise_side(record: t.Any) -> dict[str, t.Any]:
     side["logs"] = _dicts(record.get("logs"))
     side["capture"] = _norm_capture(record.get("capture"))
     side["probe"] = _norm_probe(record.get("probe"))
+    side["trace"] = _dicts(record.get("trace"))
     side["warnings"] = _texts(record.get("warnings"))
     return side
 
@@ -600,7 +603,13 @@ def build_side(
                                       else {"status": "skipped", "reason": "no probe in this run"})
     else:
         record["sources"]["probe"] = {"status": "missing", "reason": "no capture, so no probe, in this run"}
+    trace = results.get("trace") or {}
+    if isinstance(trace, dict) and trace.get("stdout"):
+        record["trace"] = _trace.parse(trace["stdout"])
     record["addresses"] = list(dict.fromkeys(addresses))
+    config_changed = _config_changed(results.get("config_files"), ike)
+    if config_changed is not None and isinstance(record.get("ike"), dict):
+        record["ike"] = dict(record["ike"], config_changed=config_changed)
     side = normalise_side(record)
     info = results.get("firewall_info") or {}
     if side["sources"]["firewall"]["status"] in ("ok", "partial"):
@@ -608,11 +617,31 @@ def build_side(
     return side
 
 
+IKE_CONFIG_NAMES = ("ipsec.conf", "ipsec.secrets", "swanctl.conf", "racoon.conf", "psk.txt")
+IKE_CONFIG_DIRS = ("/etc/swanctl/", "/etc/ipsec.d/", "/etc/racoon/")
+
+
+def _config_changed(found: t.Any, ike_result: t.Any) -> float | None:
+    """When the IKE configuration last changed: the newest mtime of the daemon's files (a ``find`` result)."""
+    if not isinstance(found, dict):
+        return None
+    read = {str(src)[5:] for src in _list(_dict(ike_result).get("ike", {}).get("sources") if isinstance(ike_result, dict) else [])
+            if str(src).startswith("file:")}
+    times = []
+    for entry in _dicts(found.get("files")):
+        path = _text(entry.get("path")) or ""
+        ike_file = path in read or path.rsplit("/", 1)[-1] in IKE_CONFIG_NAMES or path.startswith(IKE_CONFIG_DIRS)
+        mtime = _number(entry.get("mtime"))
+        if ike_file and mtime is not None:
+            times.append(mtime)
+    return max(times) if times else None
+
+
 def attach_firewall_info(side: dict[str, t.Any], info: dict[str, t.Any], source: dict[str, str] | None = None) -> dict[str, t.Any]:
     """Put a firewall_info result into a (normalised) side record: rules, sysctls, routes, addresses."""
     side["sources"]["firewall"] = dict(source or {"status": "ok", "reason": ""})
     side["firewall"] = _firewall_part(info)
-    side["sysctl"] = dict(info.get("sysctl") or {})
+    side["sysctl"] = copy.deepcopy(_dict(info.get("sysctl")))
     side["routes"] = list((info.get("routes") or {}).get("lookups") or [])
     side["interfaces"] = _interfaces(info)
     own = [e.get("address") for e in info.get("addresses") or []
