@@ -184,6 +184,7 @@ def parse_whack_status(text):
               "warnings": [], "unparsed": []}
     conns = OrderedDict()
     states = OrderedDict()
+    head_other = []
     section = "head"
     for line in strip_codes(text):
         stripped = line.strip()
@@ -201,7 +202,8 @@ def parse_whack_status(text):
         if section == "head" and (_CONN_HEADER.match(stripped) or _STATE.match(stripped)):
             section = "conns"
         if section == "head":
-            _head_line(result, stripped)
+            if not _head_line(result, stripped):
+                head_other.append(stripped)
             continue
         if section == "conns" and _status_conn_line(conns, stripped, result["warnings"]):
             continue
@@ -214,6 +216,9 @@ def parse_whack_status(text):
         result["unparsed"].append(stripped)
     result["connections"] = [rec.finish_connection(c) for c in conns.values()]
     result["sas"] = sas_from_states(states, conns)
+    if head_other and not (result["interfaces"] or result["version"] or conns or states):
+        result["unparsed"] = head_other + result["unparsed"]
+        result["warnings"].append("this does not look like whack --status output")
     if result["unparsed"]:
         result["warnings"].append("%d line(s) of whack --status output not understood" % len(result["unparsed"]))
     return result
@@ -226,13 +231,15 @@ def _head_line(result, line):
             result["interfaces"].append({"interface": match.group("dev"), "address": match.group("addr").strip("[]"),
                                          "port": int(match.group("port")),
                                          "nat": bool(nat and match.group("nat")) or match.group("port") == "4500"})
-            return
+            return True
     version = re.search(r"pluto_version=([^,\s]+)", line)
     if version:
         result["version"] = version.group(1)
-    for key, value in re.findall(r"([\w\-]+)=([^,\s]+)", line):
+    pairs = re.findall(r"([\w\-]+)=([^,\s]+)", line)
+    for key, value in pairs:
         if key in ("ikev1-policy", "uniqueids", "listen", "nat-traversal", "keep-alive", "nat-ikeport", "plutodebug"):
             result["setup"][key] = value
+    return bool(pairs) or line.endswith(":") or line.startswith(("using kernel", "algorithm ", "stats ", "debug"))
 
 
 def _status_conn_line(conns, line, warnings):

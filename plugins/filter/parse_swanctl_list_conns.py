@@ -1,0 +1,59 @@
+# Copyright (c) netdoctor.ipsec contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: parse_swanctl_list_conns
+short_description: Parse C(swanctl --list-conns) output into connection records
+version_added: 0.1.0
+description:
+  - Turns the text of C(swanctl --list-conns) (the default layout or C(--raw)) into the records of the M(netdoctor.ipsec.ike_info) module, for output
+    pasted in a ticket, collected in a sos report or read with the C(raw) module.
+  - This is a filter version of the M(netdoctor.ipsec.ike_info) module.
+  - Lines it does not understand are returned in C(unparsed) and counted in C(warnings); malformed or
+    truncated input gives partial records, never an exception.
+options:
+  _input:
+    description: The text to parse.
+    type: string
+    required: true
+seealso:
+  - module: netdoctor.ipsec.ike_info
+author:
+  - netdoctor.ipsec contributors
+"""
+
+EXAMPLES = r"""
+- name: Records from pasted output
+  ansible.builtin.set_fact:
+    parsed: "{{ lookup('file', 'ticket/list-conns.txt') | netdoctor.ipsec.parse_swanctl_list_conns }}"
+
+- name: Show what was not understood
+  ansible.builtin.debug:
+    var: parsed.warnings
+"""
+
+RETURN = r"""
+_value:
+  description:
+    - The loaded connections, same keys as RV(netdoctor.ipsec.ike_info#module:ike.connections); proposals, start actions and PSKs are not in this output and stay V(null).
+    - C(warnings) (list of text) and C(unparsed) (lines not understood) are always present.
+  type: dict
+"""
+
+import typing as t
+
+from ansible_collections.netdoctor.ipsec.plugins.module_utils import _strongswan
+from ansible_collections.netdoctor.ipsec.plugins.plugin_utils._filter_module import require_text
+
+
+def parse_swanctl_list_conns(text: t.Any) -> dict[str, t.Any]:
+    text = require_text(text, "parse_swanctl_list_conns")
+    return _strongswan.parse_list_conns_output(text)
+
+
+class FilterModule:
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
+        return {"parse_swanctl_list_conns": parse_swanctl_list_conns}
