@@ -51,7 +51,7 @@ from ansible_collections.netdoctor.ipsec.plugins.module_utils import (
 )
 
 PR_SET_PDEATHSIG = 1
-LEAD_TIME = 1.0
+LEAD_TIME = 3.0
 FLUSH_DELAY = 0.5
 LISTEN_TIMEOUT = 10.0
 STOP_TIMEOUT = 3.0
@@ -536,7 +536,7 @@ class Session(object):
         xfrm_error = None
         probe_thread = None
         try:
-            self.liveness.sleep_until(start - LEAD_TIME)
+            self.liveness.sleep_until(start - plan.get("lead_time", LEAD_TIME))
             xfrm_before, xfrm_error = read_xfrm_stat()
             self.backend = self._backend(paths)
             if self.backend.name == "tcpdump":

@@ -17,8 +17,8 @@ description:
     4500), ESP (plain and UDP-encapsulated), NAT-T keepalives, ICMP and IP fragments exchanged with
     the peer, traffic between the protected subnets, and ICMP errors.
   - Starts at a wall-clock instant given by the controller (O(start_at)), so that the two gateways of
-    a tunnel capture the same window; the capture process is started a second ahead and the summary
-    covers the window from that instant on.
+    a tunnel capture the same window; the capture processes are started O(lead_time) ahead and the
+    summary covers the window from that instant on.
   - Uses C(tcpdump) (C(-U --immediate-mode), one process and one file per interface) when it is
     installed, and otherwise a standard-library capture on Linux AF_PACKET sockets.
   - Optionally sends probe traffic inside the window from an inside source address to an inside
@@ -90,6 +90,13 @@ options:
       - When the instant has already passed the capture starts at once and RV(window.late_ms) says
         by how much.
     type: raw
+  lead_time:
+    description:
+      - Seconds before O(start_at) at which the capture processes are started, so that they are
+        listening at the instant (starting tcpdump takes about a second on a slow or busy gateway).
+        Packets before the instant are kept in the file but not in the summary.
+    type: float
+    default: 3.0
   duration:
     description:
       - Length of the capture window in seconds (at most 3600).
@@ -1041,6 +1048,7 @@ def build_plan(params, runner, now):
         "remote_subnets": list(params["remote_subnets"]),
         "filter": _capture_filter.bpf(peers, params["local_subnets"], params["remote_subnets"]),
         "start": start,
+        "lead_time": max(0.0, float(params["lead_time"])),
         "duration": duration,
         "max_packets": params["max_packets"],
         "max_bytes": params["max_bytes"],
@@ -1128,6 +1136,7 @@ def main():
             remote_subnets=dict(type="list", elements="str", default=[]),
             local_addresses=dict(type="list", elements="str", default=[]),
             start_at=dict(type="raw"),
+            lead_time=dict(type="float", default=3.0),
             duration=dict(type="float", default=10),
             max_packets=dict(type="int", default=20000),
             max_bytes=dict(type="int", default=20000000),
