@@ -123,7 +123,7 @@ def journal_present(runner, host):
 def collect(runner, host, options, now=None):
     """The ``log_info`` result: classified entries of the window, newest ``max_lines``."""
     now = now if now is not None else _time.time()
-    result = {"sources": [], "entries": [], "counts": {}, "truncated": 0, "warnings": [], "errors": []}
+    result = {"sources": [], "entries": [], "counts": {}, "truncated": 0, "source_warnings": [], "errors": []}
     try:
         since = parse_since(options.get("since") or "1h", now)
     except ValueError as exc:
@@ -137,7 +137,7 @@ def collect(runner, host, options, now=None):
     if use_journal in ("auto", "always") and (use_journal == "always" or journal_present(runner, host)):
         lines, problem = journal_lines(runner, since, max_lines)
         if problem:
-            result["warnings"].append(problem)
+            result["source_warnings"].append(problem)
         else:
             result["sources"].append("journal")
             classifier = _ike_logs.Classifier(now)
@@ -175,13 +175,13 @@ def _file_entries(host, options, since, now, result):
         real = os.path.realpath(host.path(path))
         if real in seen or not host.exists(path):
             if explicit and not host.exists(path):
-                result["warnings"].append("%s does not exist" % path)
+                result["source_warnings"].append("%s does not exist" % path)
             continue
         seen.add(real)
         try:
             lines, cut = read_tail(host.path(path), options.get("max_bytes") or 16 * 1024 * 1024)
         except (IOError, OSError) as exc:
-            result["warnings"].append("cannot read %s: %s" % (path, exc))
+            result["source_warnings"].append("cannot read %s: %s" % (path, exc))
             continue
         daemon_hint = hints.get(path)
         dedicated = path in DAEMON_FILES or path in hints or explicit
@@ -203,7 +203,7 @@ def _file_entries(host, options, since, now, result):
             kept += 1
         result["sources"].append(path)
         if cut:
-            result["warnings"].append("%s: only its last %d bytes were read" % (path, options.get("max_bytes") or 16 * 1024 * 1024))
+            result["source_warnings"].append("%s: only its last %d bytes were read" % (path, options.get("max_bytes") or 16 * 1024 * 1024))
         if undated:
-            result["warnings"].append("%s: %d line(s) without a time stamp kept (the window cannot apply to them)" % (path, undated))
+            result["source_warnings"].append("%s: %d line(s) without a time stamp kept (the window cannot apply to them)" % (path, undated))
     return entries

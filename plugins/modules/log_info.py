@@ -164,13 +164,13 @@ truncated:
   description: Entries of the window left out because of O(max_lines).
   returned: always
   type: int
-warnings:
-  description: Sources that could not be read or only partly (the rest was still read).
+source_warnings:
+  description: Sources that could not be read or only partly (the rest was still read); also shown as warnings.
   returned: always
   type: list
   elements: str
 errors:
-  description: Option errors (a V(since) that is not a time).
+  description: Option errors (a V(since) that is not a time); the task then fails with them as its message.
   returned: always
   type: list
   elements: str
@@ -194,6 +194,10 @@ def main():
         supports_check_mode=True,
     )
     result = _ike_log_sources.collect(_command.CommandRunner(module), _ike_host.HostView("/"), module.params)
+    for warning in result["source_warnings"]:
+        module.warn(warning)
+    if result["errors"]:
+        module.fail_json(msg="; ".join(result["errors"]), **result)
     module.exit_json(changed=False, **result)
 
 
