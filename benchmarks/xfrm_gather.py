@@ -13,6 +13,7 @@ For each size N it makes a throwaway network namespace with N SAs (half AES-CBC+
 half AES-GCM-16; in/out pairs toward N/2 peers) and N policies (one per SA, with a template), then
 times, median of --repeat runs:
   ip        `ip -s xfrm state` + `ip -s xfrm policy`, output read through a pipe
+  raw       the two netlink dumps alone, without decoding (the kernel's share of `gather`)
   gather    xfrm_info's gathering in one process: netlink dump + decoding + records (fingerprints,
             directions) of states and policies, local addresses and xfrm_stat
   text      the same through the `ip -s -s xfrm` text reader (the fallback)
@@ -73,12 +74,16 @@ def text():
         states = _xfrm_text.state_records(state_text, options, warnings.append)[0]
         policies = _xfrm_text.policy_records(policy_text, warnings.append)[0]
     return len(states), len(policies), warnings
+def raw_dump():
+    return (len(_xfrm_netlink.dump(_xfrm_netlink.NETLINK_XFRM, _xfrm_netlink.XFRM_MSG_GETSA))
+            + len(_xfrm_netlink.dump(_xfrm_netlink.NETLINK_XFRM, _xfrm_netlink.XFRM_MSG_GETPOLICY)))
 ip_time, size = median(ip_dump)
+raw_time, messages = median(raw_dump)
 gather_time, (n_states, n_policies, warnings) = median(gather)
 assert (n_states, n_policies) == (expected, expected) and not warnings, (n_states, n_policies, warnings[:3])
 text_time, (t_states, t_policies, t_warnings) = median(text)
 assert (t_states, t_policies) == (expected, expected) and not t_warnings, t_warnings[:3]
-print(json.dumps({"ip": ip_time, "gather": gather_time, "text": text_time, "ip_output_bytes": size}))
+print(json.dumps({"ip": ip_time, "raw": raw_time, "gather": gather_time, "text": text_time, "ip_output_bytes": size}))
 """
 
 
@@ -151,14 +156,14 @@ def main() -> int:
     collections = env.get("ANSIBLE_COLLECTIONS_PATH", str(Path.home() / ".cache/netdoctor/collections"))
     env["PYTHONPATH"] = collections + os.pathsep + env.get("PYTHONPATH", "")
     rows = []
-    print("%8s %9s %9s %9s %9s %10s %10s %12s" % ("SAs+pols", "ip [s]", "gather", "text", "module", "gather/ip",
-                                                   "module/ip", "gather us/rec"))
+    print("%12s %8s %8s %8s %8s %8s %10s %10s %14s" % ("SAs+pols", "ip [s]", "raw", "gather", "text", "module",
+                                                       "gather/ip", "module/ip", "gather us/rec"))
     for size in [int(text) for text in args.sizes.split(",")]:
         row = measure(size, args.repeat, env)
         rows.append(row)
-        print("%8s %9.3f %9.3f %9.3f %9.3f %10.2f %10.2f %12.1f" % (
-            "%d+%d" % (size, size), row["ip"], row["gather"], row["text"], row["module"], row["gather"] / row["ip"],
-            row["module"] / row["ip"], row["gather"] / (2 * size) * 1e6), flush=True)
+        print("%12s %8.3f %8.3f %8.3f %8.3f %8.3f %10.2f %10.2f %14.1f" % (
+            "%d+%d" % (size, size), row["ip"], row["raw"], row["gather"], row["text"], row["module"],
+            row["gather"] / row["ip"], row["module"] / row["ip"], row["gather"] / (2 * size) * 1e6), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps({"kernel": os.uname().release, "python": sys.version.split()[0],
                                                "repeat": args.repeat, "rows": rows}, indent=1))
