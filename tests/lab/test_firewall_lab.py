@@ -1,0 +1,424 @@
+# Copyright (c) netdoctor.ipsec contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""firewall_info and the firewall checks on the real lab: UML kernel, real SAs, iptables-legacy.
+
+One lab boot holds every tunnel (SPECS): a healthy one, one through NAT (NAT-T), one per firewall
+fault of the catalogue (fw-ike, fw-esp, forward-drop, masquerade, no-route, each on a known side)
+and one healthy tunnel on which the test itself builds a MASQUERADE with and without an IPsec
+policy exemption. The real ``netdoctor.ipsec.firewall_info`` module runs on every gateway through
+``ansible-playbook`` over SSH (pipelining, check mode), with the lab inventory's variables; the
+checks and the evaluator run on the controller through the ``firewall_verdict`` filter.
+
+What is shown, against the truth the lab records (``lab/faults.yml``, inventory ``lab_fault*``):
+- on the fault side the check of the fault's finding fails and names exactly the rule the lab put
+  there (or the deleted route), with its counter; on the peer side that check passes; every other
+  failing check is an expected consequence listed in CONSEQUENCES; healthy and NAT-T tunnels pass;
+- sending the packet through the lab (ping through the tunnel, IKE re-initiation) raises the
+  counter of the rule the evaluator named;
+- ``-m policy --dir out --pol ipsec`` before a MASQUERADE, on real SAs: with the exemption the NAT
+  check passes, the exemption's counter counts the tunnel traffic and ping works; without it the
+  check names the MASQUERADE, whose counter goes up while ping fails.
+
+Run: ``. tools/env.sh && cd $ND_COLLECTION && python -m pytest -q tests/lab/test_firewall_lab.py``
+(as root; lab folder $ND_LAB_DIR, default .lab-fw, slot $ND_LAB_SLOT, default 3). A lab that is
+already up in that folder with the same tunnel names (``python -m lab run --spec ...``) is reused
+and left running; otherwise the test brings its own up and removes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+import typing as t
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.netdoctor.ipsec.plugins.filter.firewall_verdict import firewall_verdict
+
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOK = REPO / "tests/lab/playbooks/firewall_info.yml"
+
+SPECS: list[dict[str, t.Any]] = [
+    {"name": "healthy"},
+    {"name": "nat-t", "fault": "nat-t"},
+    {"name": "fw-ike", "fault": "fw-ike", "fault_side": "right"},
+    {"name": "fw-esp", "fault": "fw-esp", "fault_side": "left"},
+    {"name": "forward-drop", "fault": "forward-drop", "fault_side": "right"},
+    {"name": "masquerade", "fault": "masquerade", "fault_side": "left"},
+    {"name": "no-route", "fault": "no-route", "fault_side": "right", "right": "libreswan"},
+    {"name": "exemption"},
+]
+HEALTHY = ("healthy", "nat-t")
+FIREWALL_FAULTS = ("fw-ike", "fw-esp", "forward-drop", "masquerade", "no-route")
+
+# The check that must name the fault, per the catalogue's finding.
+CHECK_OF_FINDING = {"P1.FW_IKE": "ike", "P2.FW_ESP": "esp", "P2.FORWARD": "forward", "P2.NAT_EXEMPT": "nat_exemption",
+                    "P2.ROUTE": "route"}
+# Checks that also fail, and why (each a true statement about the broken gateway, not noise).
+CONSEQUENCES: dict[str, dict[str, set[str]]] = {
+    # the same DROP rule covers udp/4500, so ESP in UDP cannot get in either
+    "fw-ike": {"fault": {"esp_in_udp"}, "peer": set()},
+}
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+    pytest.mark.skipif(shutil.which("ansible-playbook") is None, reason="ansible-playbook not on PATH (. tools/env.sh)"),
+]
+
+
+# ---- the lab ------------------------------------------------------------------------------------
+
+
+class FirewallLab:
+    """The running lab, its inventory and the Ansible runs against it."""
+
+    def __init__(self, lab: t.Any, state: dict) -> None:
+        self.lab = lab
+        self.state = state
+        self.dir = Path(lab.cfg.lab_dir)
+        inventory = yaml.safe_load((self.dir / "inventory.yml").read_text())
+        self.hostvars: dict[str, dict] = {}
+        for group in inventory["all"]["children"]["lab_gateways"]["children"].values():
+            self.hostvars.update(group["hosts"])
+        self.letters = {spec["name"]: chr(ord("a") + index) for index, spec in enumerate(state["specs"])}
+        self.tmp = Path(tempfile.mkdtemp(prefix="fwlab-", dir=self.dir))
+        self.gathers: list[dict] = []
+
+    def host(self, name: str, side: str) -> str:
+        return f"{self.letters[name]}_{side}"
+
+    def fault_side(self, name: str) -> str:
+        return self.hostvars[self.host(name, "left")]["lab_fault_side"]
+
+    def vars(self, host: str) -> dict:
+        return self.hostvars[host]
+
+    def gather(self, hosts: list[str] | None = None) -> dict[str, dict]:
+        """Run firewall_info through ansible-playbook; {host: module result}."""
+        out = self.tmp / f"gather-{len(self.gathers)}.json"
+        extra = {"out_file": str(out)}
+        if hosts:
+            extra["fw_hosts"] = ",".join(hosts)
+        env = dict(os.environ, ANSIBLE_CONFIG=str(self.dir / "ansible.cfg"))
+        argv = ["ansible-playbook", "-i", str(self.dir / "inventory.yml"), str(PLAYBOOK), "-e", json.dumps(extra)]
+        started = time.monotonic()
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
+        took = time.monotonic() - started
+        assert done.returncode == 0, f"ansible-playbook failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
+        results = json.loads(out.read_text())
+        self.gathers.append({"hosts": hosts or "all", "seconds": round(took, 1)})
+        return results
+
+    def exec(self, target: str, argv: list[str], timeout: float = 60) -> t.Any:
+        return self.lab.exec(target, argv, timeout=timeout)
+
+    def ping(self, name: str, src_side: str, dst_side: str, count: int = 3) -> int:
+        """Echo replies received by src's inner host from dst's inner host, through the tunnel."""
+        src = self.vars(self.host(name, src_side))
+        target = self.vars(self.host(name, dst_side))["lab_inner_host_address"]
+        res = self.exec(src["lab_inner_host"], ["ping", "-n", "-q", "-c", str(count), "-i", "0.2", "-w", "4", target])
+        for word_index, word in enumerate(res.out.split()):
+            if word.startswith("received"):
+                return int(res.out.split()[word_index - 1])
+        return 0
+
+    def checks(self, result: dict, host: str) -> dict:
+        """All checklist checks of one side, through the firewall_verdict filter as a playbook would."""
+        hv = self.vars(host)
+        return firewall_verdict(result, check="all", peer=hv["ipsec_peer_address"], local_subnets=hv["ipsec_local_subnets"],
+                                remote_subnets=hv["ipsec_remote_subnets"])
+
+
+def _lab_config() -> t.Any:
+    from lab import LabConfig
+
+    lab_dir = os.environ.get("ND_LAB_DIR") or str(REPO / ".lab-fw")
+    slot = int(os.environ.get("ND_LAB_SLOT", "3"))
+    return LabConfig.from_env(lab_dir, slot)
+
+
+@pytest.fixture(scope="module")
+def fwlab() -> t.Iterator[FirewallLab]:
+    from lab import Lab, LabError, TunnelSpec
+
+    lab = Lab(_lab_config())
+    owned = False
+    try:
+        if lab.is_up():
+            state = lab.state() or {}
+            names = [spec.get("name") for spec in state.get("specs") or []]
+            if names != [spec["name"] for spec in SPECS] or state.get("status") != "up":
+                pytest.fail(f"a different lab is up in {lab.cfg.lab_dir} (tunnels {names}); "
+                            "take it down or set ND_LAB_DIR to another folder")
+        else:
+            owned = True
+            state = lab.up([TunnelSpec.from_dict(spec) for spec in SPECS])
+    except LabError as exc:
+        pytest.fail(f"the lab did not come up: {exc}")
+    fw = FirewallLab(lab, state)
+    try:
+        yield fw
+    finally:
+        shutil.rmtree(fw.tmp, ignore_errors=True)
+        if owned:
+            lab.down()
+
+
+@pytest.fixture(scope="module")
+def gathered(fwlab: FirewallLab) -> dict[str, dict]:
+    """firewall_info of every gateway, once."""
+    return fwlab.gather()
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+
+def fault_rule(name: str) -> dict:
+    """What the lab put on the fault side, from the catalogue: the rule as iptables-save prints it,
+    or the policy (``-P``), or the route (``route: delete``)."""
+    from lab import faults
+
+    fault = faults.get(name)
+    if fault.kind == "route":
+        return {"kind": "route"}
+    (rule,) = fault.apply["firewall"]
+    words = shlex.split(rule.format(wan="wan0"))
+    table = "filter"
+    if words[0] == "-t":
+        table, words = words[1], words[2:]
+    if words[0] == "-P":
+        return {"kind": "policy", "table": table, "chain": words[1], "policy": words[2].lower()}
+    return {"kind": "rule", "table": table, "chain": words[1], "text": " ".join(words)}
+
+
+def by_name(checks: dict) -> dict[str, dict]:
+    return {check["check"]: check for check in checks["checks"]}
+
+
+def failing(checks: dict) -> set[str]:
+    return {check["check"] for check in checks["checks"] if check["status"] == "fail"}
+
+
+def same_rule(ref: dict, want: dict) -> bool:
+    if ref.get("kind") != want["kind"]:
+        return False
+    if want["kind"] == "route":
+        return True
+    if (ref.get("backend"), ref.get("family"), ref.get("table"), ref.get("chain")) != ("iptables-legacy", "ip", want["table"], want["chain"]):
+        return False
+    if want["kind"] == "policy":
+        return ref.get("policy") == want["policy"]
+    return ref.get("text") == want["text"]
+
+
+def counter(result: dict, ref: dict) -> int | None:
+    """Packet counter, in a (later) firewall_info result, of the rule or policy ``ref`` names."""
+    for table in result["firewall"]["tables"]:
+        if (table["backend"], table["family"], table["name"]) != (ref["backend"], ref["family"], ref["table"]):
+            continue
+        for chain in table["chains"]:
+            if chain["name"] != ref["chain"]:
+                continue
+            if ref["kind"] == "policy":
+                return (chain.get("counters") or {}).get("packets")
+            for rule in chain["rules"]:
+                if rule["index"] == ref["index"] and rule["text"] == ref["text"]:
+                    return (rule.get("counters") or {}).get("packets")
+    return None
+
+
+def describe(checks: dict) -> str:
+    return "\n".join(f"  {c['check']}: {c['status']}: {c['summary']}" for c in checks["checks"])
+
+
+# ---- the module on the real gateways ---------------------------------------------------------------
+
+
+def test_module_reads_every_gateway(fwlab: FirewallLab, gathered: dict[str, dict]) -> None:
+    assert sorted(gathered) == sorted(fwlab.hostvars)
+    for host, result in gathered.items():
+        hv = fwlab.vars(host)
+        assert result["changed"] is False
+        assert result["errors"] == [], (host, result["errors"])
+        fw = result["firewall"]
+        assert fw["both_loaded"] is False
+        # the lab's firewall faults are iptables-legacy rules; the healthy gateways have none
+        has_rules = hv["lab_fault_here"] and hv["lab_fault"] in ("fw-ike", "fw-esp", "forward-drop", "masquerade")
+        assert fw["backend"] == ("iptables-legacy" if has_rules else None), (host, fw["backend"], fw["backends"])
+        # route lookups answered by the gateway's kernel: toward the peer always via wan0
+        peer = next(entry for entry in result["routes"]["lookups"] if entry["purpose"] == "peer")
+        assert peer["reachable"] is True and peer["dev"] == "wan0", (host, peer)
+        assert result["routes"]["local_inner_address"] == hv["ipsec_inside_address"]
+        # the IKE daemon listens on 500 and 4500 (charon and pluto alike)
+        ports = {listener["port"] for listener in result["listeners"]}
+        assert {500, 4500} <= ports, (host, result["listeners"])
+        assert result["sysctl"]["ip_forward"] == 1
+
+
+def test_strongswan_routes_in_table_220(fwlab: FirewallLab, gathered: dict[str, dict]) -> None:
+    host = fwlab.host("healthy", "left")
+    routes = gathered[host]["routes"]
+    lookup = next(entry for entry in routes["lookups"] if entry["purpose"] == "remote_subnet")
+    assert lookup["reachable"] is True and lookup["table"] == "220" and lookup["dev"] == "wan0", lookup
+    assert lookup["src"] == fwlab.vars(host)["ipsec_inside_address"]
+    assert any(rule.get("table") == "220" for rule in routes["rules"]), routes["rules"]
+    assert any(route["dst"] == fwlab.vars(host)["ipsec_remote_subnets"][0] for route in routes["tables"]["220"])
+
+
+# ---- the checks: the exact rule, on the right side ------------------------------------------------
+
+
+@pytest.mark.parametrize("name", HEALTHY)
+def test_healthy_tunnel_passes_every_check(fwlab: FirewallLab, gathered: dict[str, dict], name: str) -> None:
+    for side in ("left", "right"):
+        host = fwlab.host(name, side)
+        checks = fwlab.checks(gathered[host], host)
+        assert checks["status"] == "pass", f"{host}:\n{describe(checks)}"
+    # ... and the kernel agrees: traffic flows both ways
+    assert fwlab.ping(name, "left", "right") > 0
+    assert fwlab.ping(name, "right", "left") > 0
+
+
+@pytest.mark.parametrize("name", FIREWALL_FAULTS)
+def test_fault_is_named_on_its_side(fwlab: FirewallLab, gathered: dict[str, dict], name: str) -> None:
+    from lab import faults
+
+    fault_side = fwlab.fault_side(name)
+    peer_side = "left" if fault_side == "right" else "right"
+    check_name = CHECK_OF_FINDING[faults.get(name).finding]
+    want = fault_rule(name)
+    allowed = CONSEQUENCES.get(name, {"fault": set(), "peer": set()})
+
+    fault_host, peer_host = fwlab.host(name, fault_side), fwlab.host(name, peer_side)
+    fault_checks = fwlab.checks(gathered[fault_host], fault_host)
+    peer_checks = fwlab.checks(gathered[peer_host], peer_host)
+    assert failing(fault_checks) == {check_name} | allowed["fault"], f"{fault_host}:\n{describe(fault_checks)}"
+    assert failing(peer_checks) == allowed["peer"], f"{peer_host}:\n{describe(peer_checks)}"
+
+    check = by_name(fault_checks)[check_name]
+    assert check["blocking"], check
+    for ref in check["blocking"]:
+        assert same_rule(ref, want), (ref, want)
+    if want["kind"] == "route":
+        hv = fwlab.vars(fault_host)
+        ref = check["blocking"][0]
+        assert ref["error"] and ref["lookup"] == hv["ipsec_remote_subnets"][0].replace(".0/24", ".1")
+        assert ref["from"] == hv["ipsec_inside_address"]
+    else:
+        # the rule's counter comes along; the lab's own probe already sent packets into it
+        assert all(ref["counters"]["packets"] > 0 for ref in check["blocking"]), check["blocking"]
+        assert check["items"] and all(item["confidence"] == "certain" for item in check["items"])
+
+
+# ---- the kernel agrees: the counter of the named rule goes up ------------------------------------------
+
+
+def _send(fwlab: FirewallLab, name: str) -> None:
+    """Send what the fault breaks, the way a user's traffic would."""
+    fault_side = fwlab.fault_side(name)
+    peer_side = "left" if fault_side == "right" else "right"
+    if name == "fw-ike":
+        peer = fwlab.vars(fwlab.host(name, peer_side))
+        assert peer["ipsec_daemon"] == "strongswan"
+        res = fwlab.exec(fwlab.host(name, peer_side),
+                         ["swanctl", "--initiate", "--child", peer["ipsec_connection"], "--timeout", "4"], timeout=30)
+        assert not res.ok, "IKE initiation must fail while the peer drops IKE"
+    elif name == "masquerade":
+        assert fwlab.ping(name, fault_side, peer_side) == 0
+    else:
+        assert fwlab.ping(name, peer_side, fault_side) == 0
+
+
+@pytest.fixture(scope="module")
+def after_traffic(fwlab: FirewallLab, gathered: dict[str, dict]) -> dict[str, dict]:
+    names = ("fw-ike", "fw-esp", "forward-drop", "masquerade")
+    for name in names:
+        _send(fwlab, name)
+    return fwlab.gather([fwlab.host(name, fwlab.fault_side(name)) for name in names])
+
+
+@pytest.mark.parametrize("name", ("fw-ike", "fw-esp", "forward-drop", "masquerade"))
+def test_named_rule_counts_the_real_packet(fwlab: FirewallLab, gathered: dict[str, dict],
+                                           after_traffic: dict[str, dict], name: str) -> None:
+    from lab import faults
+
+    host = fwlab.host(name, fwlab.fault_side(name))
+    check_name = CHECK_OF_FINDING[faults.get(name).finding]
+    (ref,) = {json.dumps(ref, sort_keys=True): ref
+              for ref in by_name(fwlab.checks(gathered[host], host))[check_name]["blocking"]}.values()
+    before, after = counter(gathered[host], ref), counter(after_traffic[host], ref)
+    assert before is not None and after is not None, ref
+    assert after > before, f"{ref['text']}: {before} -> {after}"
+    # and the evaluator still names the same rule after the traffic
+    again = by_name(fwlab.checks(after_traffic[host], host))[check_name]
+    assert again["status"] == "fail" and all(same_rule(r, fault_rule(name)) for r in again["blocking"])
+
+
+def test_no_route_fails_in_the_kernel_too(fwlab: FirewallLab) -> None:
+    """ESP of the probe arrives and decrypts on the fault side; the answer has no route back."""
+    name = "no-route"
+    fault_host = fwlab.host(name, fwlab.fault_side(name))
+    target = fwlab.vars(fault_host)["ipsec_remote_inside_address"]
+    res = fwlab.exec(fault_host, ["ip", "route", "get", target, "from", fwlab.vars(fault_host)["ipsec_inside_address"]])
+    assert not res.ok and "unreachable" in (res.err + res.out).lower(), (res.out, res.err)
+    assert fwlab.ping(name, "left", "right") == 0
+
+
+# ---- the ipsec policy match on real SAs -----------------------------------------------------------------
+
+EXEMPTION = ["-t", "nat", "-I", "POSTROUTING", "1", "-m", "policy", "--dir", "out", "--pol", "ipsec", "-j", "ACCEPT"]
+MASQUERADE = ["-t", "nat", "-A", "POSTROUTING", "-o", "wan0", "-j", "MASQUERADE"]
+
+
+def test_policy_exemption_before_masquerade(fwlab: FirewallLab) -> None:
+    name, side = "exemption", "left"
+    host = fwlab.host(name, side)
+    hv = fwlab.vars(host)
+    assert hv["lab_fault"] == "none"
+
+    def iptables(args: list[str]) -> None:
+        res = fwlab.exec(host, ["iptables-legacy", *args], timeout=30)
+        assert res.ok, res.err
+
+    def nat_check(result: dict) -> dict:
+        return by_name(fwlab.checks(result, host))["nat_exemption"]
+
+    iptables(MASQUERADE)
+    try:
+        # without the exemption: the check names the MASQUERADE, and the tunnel traffic leaves in clear
+        without = fwlab.gather([host])[host]
+        check = nat_check(without)
+        assert check["status"] == "fail", check["summary"]
+        (masq,) = {json.dumps(ref, sort_keys=True): ref for ref in check["blocking"]}.values()
+        assert same_rule(masq, {"kind": "rule", "table": "nat", "chain": "POSTROUTING", "text": "-A POSTROUTING -o wan0 -j MASQUERADE"})
+        assert fwlab.ping(name, side, "right") == 0
+
+        # with the exemption first: the check passes, the exemption decides in the NAT chain, traffic flows
+        iptables(EXEMPTION)
+        with_exemption = fwlab.gather([host])[host]
+        assert counter(with_exemption, masq | {"index": 2}) > counter(without, masq), "the masqueraded ping was counted"
+        check = nat_check(with_exemption)
+        assert check["status"] == "pass", check["summary"]
+        exemption_text = "-A POSTROUTING -m policy --dir out --pol ipsec -j ACCEPT"
+        nat_stages = [stage for item in check["items"] for stage in firewall_verdict(with_exemption, item["packet"])["stages"]
+                      if stage["type"] == "nat" and stage["hook"] == "postrouting"]
+        assert nat_stages and all(stage["by"]["text"] == exemption_text for stage in nat_stages), nat_stages
+        exemption_ref = nat_stages[0]["by"]
+        assert fwlab.ping(name, side, "right") > 0
+        after = fwlab.gather([host])[host]
+        assert counter(after, exemption_ref) > counter(with_exemption, exemption_ref)
+        assert counter(after, masq | {"index": 2}) == counter(with_exemption, masq | {"index": 2})
+        assert fwlab.checks(after, host)["status"] == "pass"
+    finally:
+        fwlab.exec(host, ["iptables-legacy", "-t", "nat", "-D", "POSTROUTING", "-m", "policy", "--dir", "out",
+                          "--pol", "ipsec", "-j", "ACCEPT"], timeout=30)
+        fwlab.exec(host, ["iptables-legacy", "-t", "nat", "-D", "POSTROUTING", "-o", "wan0", "-j", "MASQUERADE"], timeout=30)
+
