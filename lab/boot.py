@@ -115,6 +115,8 @@ def connect_host_link(cfg: LabConfig, mode: str, pgid: int, timeout: float = 30)
             raise LabError(f"the lab's host link {link} did not appear within {timeout:.0f}s; "
                            f"see {cfg.lab_dir / 'console.log'}")
         time.sleep(0.05)
+    if mode == "uml" and not _owns_tap(pgid, link, deadline):
+        raise LabError(f"the host interface {link} belongs to another lab (slot {cfg.slot} was taken meanwhile)")
     v6 = Path(f"/proc/sys/net/ipv6/conf/{link}/disable_ipv6")
     if v6.exists():
         v6.write_text("1")
@@ -122,6 +124,26 @@ def connect_host_link(cfg: LabConfig, mode: str, pgid: int, timeout: float = 30)
         idx = ipr.link_lookup(ifname=link)[0]
         ipr.addr("add", index=idx, address=str(cfg.host_ip), prefixlen=cfg.mgmt_net.prefixlen)
         ipr.link("set", index=idx, state="up")
+
+
+def _owns_tap(pgid: int, link: str, deadline: float) -> bool:
+    """Is the TAP `link` attached to one of our UML's file descriptors (fdinfo 'iff:')?"""
+    needle = f"iff:\t{link}\n"
+    while True:
+        for pid in session_pids(pgid):
+            try:
+                fds = os.listdir(f"/proc/{pid}/fdinfo")
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    if needle in Path(f"/proc/{pid}/fdinfo/{fd}").read_text():
+                        return True
+                except OSError:
+                    continue
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
 
 
 def _native_child(pgid: int, deadline: float) -> int:

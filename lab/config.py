@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 from dataclasses import dataclass
@@ -20,22 +21,24 @@ class LabError(Exception):
 @dataclass(frozen=True)
 class LabConfig:
     lab_dir: Path
-    slot: int
+    slot: int | None  # None: "auto", the first free slot when the lab comes up
     tools: Path
     repo: Path = REPO
 
     @classmethod
-    def from_env(cls, lab_dir: str | os.PathLike | None = None, slot: int | None = None) -> "LabConfig":
+    def from_env(cls, lab_dir: str | os.PathLike | None = None, slot: int | str | None = None) -> "LabConfig":
         env = os.environ
         lab_dir = Path(lab_dir or env.get("ND_LAB_DIR") or REPO / ".lab").absolute()
-        if slot is None:
-            raw = env.get("ND_LAB_SLOT", "0")
+        raw = env.get("ND_LAB_SLOT", "0") if slot is None else slot
+        if raw == "auto":
+            slot = None
+        else:
             try:
                 slot = int(raw)
             except ValueError:
-                raise LabError(f"ND_LAB_SLOT must be one of 0..3, not {raw!r}") from None
-        if slot not in SLOTS:
-            raise LabError(f"lab slot must be one of 0..3, not {slot}")
+                raise LabError(f"ND_LAB_SLOT must be one of 0..3 or auto, not {raw!r}") from None
+            if slot not in SLOTS:
+                raise LabError(f"lab slot must be one of 0..3 or auto, not {slot}")
         tools = Path(env.get("ND_TOOLS") or Path.home() / ".cache/netdoctor")
         for forbidden in ("/run", "/proc", "/sys", "/dev"):
             if lab_dir == Path(forbidden) or Path(forbidden) in lab_dir.parents:
@@ -44,13 +47,22 @@ class LabConfig:
 
     # ---- host link and management network (one /26 per slot) ---------------------------------
 
+    def with_slot(self, slot: int) -> "LabConfig":
+        return dataclasses.replace(self, slot=slot)
+
+    @property
+    def _slot(self) -> int:
+        if self.slot is None:
+            raise LabError("internal: the lab slot is not chosen yet (ND_LAB_SLOT=auto)")
+        return self.slot
+
     @property
     def host_link(self) -> str:
-        return f"ndlab{self.slot}"
+        return f"ndlab{self._slot}"
 
     @property
     def mgmt_net(self) -> ipaddress.IPv4Network:
-        return list(MGMT_SUPERNET.subnets(new_prefix=26))[self.slot]
+        return list(MGMT_SUPERNET.subnets(new_prefix=26))[self._slot]
 
     def mgmt_ip(self, offset: int) -> ipaddress.IPv4Address:
         return self.mgmt_net.network_address + offset

@@ -21,7 +21,7 @@ from pyroute2 import IPRoute
 
 from . import boot, daemons, faults, inventory, observe, proposals, topology
 from .agent_client import AgentClient, ExecResult
-from .config import AGENT_PORT, LabConfig, LabError
+from .config import AGENT_PORT, SLOTS, LabConfig, LabError
 from .daemons import GUEST_RUN, Settings
 from .spec import TunnelSpec
 from .topology import Tunnel
@@ -41,6 +41,12 @@ class Lab:
         self.cfg = cfg or LabConfig.from_env()
         self._log = log or (lambda msg: None)
         self._t0 = time.monotonic()
+        try:
+            state = self.state()
+        except LabError:
+            state = None
+        if state and isinstance(state.get("slot"), int):
+            self.cfg = self.cfg.with_slot(state["slot"])  # a running lab keeps the slot it got
 
     def log(self, msg: str) -> None:
         self._log(f"[lab {time.monotonic() - self._t0:6.1f}s] {msg}")
@@ -97,29 +103,36 @@ class Lab:
         self.cfg.lab_dir.mkdir(parents=True, exist_ok=True)
         with self._dir_lock():
             self._check_free()
-            tunnels = topology.plan(specs, self.cfg)
-            mode, why = boot.choose_mode(mode)
-            self.log(f"mode {why}")
-            self._clear_generated()
-            settings = self._write_gateway_files(tunnels)
-            state = {
-                "version": STATE_VERSION, "status": "starting", "mode": mode, "slot": self.cfg.slot,
-                "lab_dir": str(self.cfg.lab_dir), "owner_pid": os.getpid(), "detached": False, "pgid": None,
-                "host_link": self.cfg.host_link, "agent": {"host": str(self.cfg.bridge_ip), "port": AGENT_PORT},
-                "specs": [s.as_dict() for s in specs],
-                "settings": {l: {w: vars(s) for w, s in sides.items()} for l, sides in settings.items()},
-                "tunnels": {}, "started": time.time(),
-            }
-            self._write_state(state)
+            claim = self._claim_slot()
             try:
-                return self._boot_and_build(state, tunnels, settings, mode, mem_mb)
-            except BaseException:
-                if keep_on_failure:
-                    self.log(f"left the failed lab up for inspection; `python -m lab down` removes it")
-                else:
-                    self._print_log_tails()
-                    self.down()
-                raise
+                return self._up(specs, mode, keep_on_failure, mem_mb)
+            finally:
+                claim.close()
+
+    def _up(self, specs: list[TunnelSpec], mode: str | None, keep_on_failure: bool, mem_mb: int | None) -> dict:
+        tunnels = topology.plan(specs, self.cfg)
+        mode, why = boot.choose_mode(mode)
+        self.log(f"mode {why}")
+        self._clear_generated()
+        settings = self._write_gateway_files(tunnels)
+        state = {
+            "version": STATE_VERSION, "status": "starting", "mode": mode, "slot": self.cfg.slot,
+            "lab_dir": str(self.cfg.lab_dir), "owner_pid": os.getpid(), "detached": False, "pgid": None,
+            "host_link": self.cfg.host_link, "agent": {"host": str(self.cfg.bridge_ip), "port": AGENT_PORT},
+            "specs": [s.as_dict() for s in specs],
+            "settings": {l: {w: vars(s) for w, s in sides.items()} for l, sides in settings.items()},
+            "tunnels": {}, "started": time.time(),
+        }
+        self._write_state(state)
+        try:
+            return self._boot_and_build(state, tunnels, settings, mode, mem_mb)
+        except BaseException:
+            if keep_on_failure:
+                self.log(f"left the failed lab up for inspection; `python -m lab down` removes it")
+            else:
+                self._print_log_tails()
+                self.down()
+            raise
 
     def _boot_and_build(self, state: dict, tunnels: list[Tunnel], settings: dict, mode: str,
                         mem_mb: int | None) -> dict:
@@ -196,20 +209,43 @@ class Lab:
         if state:
             self.log("removing the remains of a lab that is no longer running")
             self.down()
-        if Path(f"/sys/class/net/{cfg.host_link}").exists():
-            raise LabError(f"lab slot {cfg.slot} is busy: the host interface {cfg.host_link} exists (another lab "
-                           f"uses it). Choose another ND_LAB_SLOT (0..3) or stop that lab.")
-        with IPRoute() as ipr:
-            for route in ipr.get_routes(family=socket.AF_INET):
-                dst = route.get_attr("RTA_DST")
-                if dst is None or route["dst_len"] == 0:
-                    continue
-                net = ipaddress.IPv4Network(f"{dst}/{route['dst_len']}", strict=False)
-                if net.overlaps(cfg.mgmt_net):
-                    links = ipr.get_links(route.get_attr("RTA_OIF"))
-                    dev = links[0].get_attr("IFLA_IFNAME") if links else "?"
-                    raise LabError(f"the lab's management subnet {cfg.mgmt_net} (slot {cfg.slot}) overlaps {net} "
-                                   f"on host interface {dev}; choose another ND_LAB_SLOT")
+
+    def _claim_slot(self) -> socket.socket:
+        """Pick the slot (ND_LAB_SLOT, or the first free one for `auto`) and hold it while booting.
+
+        The claim is an abstract unix socket (no file, gone with the process); once the lab runs,
+        its host interface ndlab<slot> marks the slot as taken. ND_LAB_SLOT_WAIT=seconds waits
+        that long for a busy slot to become free."""
+        deadline = time.monotonic() + float(os.environ.get("ND_LAB_SLOT_WAIT", "0") or 0)
+        while True:
+            try:
+                return self._try_claim()
+            except LabError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(2)
+
+    def _try_claim(self) -> socket.socket:
+        candidates = [self.cfg.slot] if self.cfg.slot is not None else list(SLOTS)
+        reasons = []
+        for slot in candidates:
+            cfg = self.cfg.with_slot(slot)
+            why = _slot_busy(cfg)
+            if why:
+                reasons.append(f"slot {slot}: {why}")
+                continue
+            claim = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                claim.bind(f"\0netdoctor-lab-slot-{slot}")
+            except OSError:
+                claim.close()
+                reasons.append(f"slot {slot}: another `lab up` is starting on it")
+                continue
+            self.cfg = cfg
+            return claim
+        hint = "choose another ND_LAB_SLOT (0..3) or ND_LAB_SLOT=auto" if self.cfg.slot is not None else \
+            "stop one of those labs"
+        raise LabError(f"no free lab slot: {'; '.join(reasons)}; {hint}")
 
     def _clear_generated(self) -> None:
         for name in GENERATED_FILES:
@@ -302,19 +338,14 @@ class Lab:
                 return False
             time.sleep(0.5)
 
-    def _initiate(self, agent: AgentClient, t: Tunnel, settings: dict[str, Settings], *, expect_up: bool,
-                  timeout: int) -> bool:
-        """Initiate from the initiator side. expect_up: block until up (True) or failed; else start the
-        attempt and give it `timeout` seconds to get as far as it gets (a fault is in the way)."""
+    def _initiate(self, agent: AgentClient, t: Tunnel, settings: dict[str, Settings], timeout: int) -> bool:
+        """Initiate from the initiator side and wait until it succeeded, failed or timed out (a
+        fault in the way: IKE dropped, say). Under load, UML needs several seconds per exchange."""
         which = t.spec.initiator
         side = t.side(which)
         daemon = daemons.DAEMONS[side.daemon]
-        t0 = time.monotonic()
-        res = agent.exec(side.name, daemon.initiate_argv(settings[which], timeout, wait=expect_up), timeout=timeout)
-        if expect_up:
-            return res.ok and not res.timed_out
-        time.sleep(max(0.0, timeout - (time.monotonic() - t0)))
-        return False
+        res = agent.exec(side.name, daemon.initiate_argv(settings[which], timeout), timeout=timeout + 3)
+        return res.ok and not res.timed_out
 
     def _terminate(self, agent: AgentClient, t: Tunnel, settings: dict[str, Settings]) -> None:
         for which in (t.spec.initiator, _other(t.spec.initiator)):
@@ -332,7 +363,7 @@ class Lab:
             if attempt == 2:
                 self.log(f"tunnel {t.letter}: baseline failed ({'; '.join(problems)}); re-establishing once")
                 self._terminate(agent, t, settings)
-            self._initiate(agent, t, settings, expect_up=True, timeout=20)
+            self._initiate(agent, t, settings, timeout=30)
             baseline = observe.observe(agent, t, self._running_sides(agent, t), fault_side)
             problems = faults.mismatches(faults.HEALTHY_EXPECT, baseline)
             if not problems:
@@ -370,7 +401,8 @@ class Lab:
         if fault.kind == "config":
             settings[which] = _faulty(settings[which], fault, t, which)
             self._stop_daemon(agent, side)
-            daemons.write_files(self.cfg.gw_dir(side.name), daemon.files(settings[which]))
+            agent.call("write_files", files=daemons.file_items(self.cfg.gw_dir(side.name),
+                                                               daemon.files(settings[which])))
             self._spawn_daemon(agent, side)
             missing = agent.call("wait_paths", paths=[self._ready_path(side)], timeout=30)["missing"]
             if missing:
@@ -390,7 +422,7 @@ class Lab:
         elif fault.kind == "daemon":
             self._stop_daemon(agent, side)
         if fault.needs_reestablish:
-            self._initiate(agent, t, settings, expect_up=False, timeout=6)
+            self._initiate(agent, t, settings, timeout=20)
 
     def _stop_daemon(self, agent: AgentClient, side: topology.Side) -> None:
         daemon = daemons.DAEMONS[side.daemon]
@@ -544,6 +576,23 @@ def _init_nss(path: Path) -> None:
                          stdin=subprocess.DEVNULL)
     if res.returncode != 0:
         raise LabError(f"certutil (libnss3-tools) could not create libreswan's NSS database: {res.stderr.strip()}")
+
+
+def _slot_busy(cfg: LabConfig) -> str | None:
+    """Why the slot cannot be used now, or None."""
+    if Path(f"/sys/class/net/{cfg.host_link}").exists():
+        return f"the host interface {cfg.host_link} exists (another lab uses the slot)"
+    with IPRoute() as ipr:
+        for route in ipr.get_routes(family=socket.AF_INET):
+            dst = route.get_attr("RTA_DST")
+            if dst is None or route["dst_len"] == 0:
+                continue
+            net = ipaddress.IPv4Network(f"{dst}/{route['dst_len']}", strict=False)
+            if net.overlaps(cfg.mgmt_net):
+                links = ipr.get_links(route.get_attr("RTA_OIF"))
+                dev = links[0].get_attr("IFLA_IFNAME") if links else "?"
+                return f"its management subnet {cfg.mgmt_net} overlaps {net} on host interface {dev}"
+    return None
 
 
 def _ssh_banner(ip: str) -> bool:

@@ -6,6 +6,7 @@ namespace, see guest/agent.py), so the same commands a user would type work over
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import re
 from dataclasses import dataclass
@@ -67,8 +68,8 @@ class Daemon:
     def load_argv(self, s: Settings) -> list[str]:
         raise NotImplementedError
 
-    def initiate_argv(self, s: Settings, timeout: int, wait: bool) -> list[str]:
-        """wait: block until the CHILD SA is up or failed (else return at once)."""
+    def initiate_argv(self, s: Settings, timeout: int) -> list[str]:
+        """Initiate and block until the CHILD SA is up or the attempt failed (or timeout seconds)."""
         raise NotImplementedError
 
     def terminate_argv(self, s: Settings) -> list[str]:
@@ -170,8 +171,8 @@ swanctl {
     def load_argv(self, s: Settings) -> list[str]:
         return ["swanctl", "--load-all", "--noprompt"]
 
-    def initiate_argv(self, s: Settings, timeout: int, wait: bool) -> list[str]:
-        return ["swanctl", "--initiate", "--child", s.conn, "--timeout", str(timeout if wait else 1)]
+    def initiate_argv(self, s: Settings, timeout: int) -> list[str]:
+        return ["swanctl", "--initiate", "--child", s.conn, "--timeout", str(timeout)]
 
     def terminate_argv(self, s: Settings) -> list[str]:
         return ["swanctl", "--terminate", "--ike", s.conn, "--timeout", "5"]
@@ -247,10 +248,8 @@ class Libreswan(Daemon):
     def load_argv(self, s: Settings) -> list[str]:
         return ["ipsec", "auto", "--add", s.conn]
 
-    def initiate_argv(self, s: Settings, timeout: int, wait: bool) -> list[str]:
-        if wait:
-            return ["ipsec", "auto", "--up", s.conn]
-        return ["ipsec", "whack", "--name", s.conn, "--initiate", "--asynchronous"]
+    def initiate_argv(self, s: Settings, timeout: int) -> list[str]:
+        return ["ipsec", "auto", "--up", s.conn]  # the caller kills it after timeout seconds
 
     def terminate_argv(self, s: Settings) -> list[str]:
         return ["ipsec", "auto", "--down", s.conn]
@@ -271,13 +270,26 @@ class Libreswan(Daemon):
 DAEMONS: dict[str, Daemon] = {"strongswan": StrongSwan(), "libreswan": Libreswan()}
 
 
-def write_files(gw_dir: Path, files: dict[str, str]) -> None:
+def file_items(gw_dir: Path, files: dict[str, str]) -> list[dict]:
+    """files() as the agent's write_files items (secrets 0600)."""
+    items = []
     for rel, content in files.items():
-        path = gw_dir / rel
+        path = str(gw_dir / rel)
         if rel.endswith("/"):
+            items.append({"path": path.rstrip("/"), "dir": True})
+        else:
+            mode = 0o600 if "secrets" in rel or rel.endswith("swanctl.conf") else 0o644
+            items.append({"path": path, "data": base64.b64encode(content.encode()).decode(), "mode": mode})
+    return items
+
+
+def write_files(gw_dir: Path, files: dict[str, str]) -> None:
+    """Write a gateway's files from the host (only before the lab boots, see file_items)."""
+    for item in file_items(gw_dir, files):
+        path = Path(item["path"])
+        if item.get("dir"):
             path.mkdir(parents=True, exist_ok=True)
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
-        if "secrets" in rel or rel.endswith("swanctl.conf"):
-            path.chmod(0o600)
+        path.write_bytes(base64.b64decode(item["data"]))
+        path.chmod(item["mode"])

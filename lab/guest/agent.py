@@ -106,6 +106,17 @@ class Namespaces:
         raise KeyError(f"unknown target {target!r}")
 
 
+_local = threading.local()
+
+
+def _ipr() -> IPRoute:
+    """This thread's netlink socket (a thread lives in one namespace; sockets stay bound to it)."""
+    ipr = getattr(_local, "ipr", None)
+    if ipr is None:
+        ipr = _local.ipr = IPRoute()
+    return ipr
+
+
 def _enter_netns(name: str) -> None:
     fd = os.open(f"{NETNS_DIR}/{name}", os.O_RDONLY)
     try:
@@ -157,11 +168,10 @@ class Agent:
 
     def _step_veth(self, ns1: str | None, if1: str, ns2: str | None, if2: str) -> None:
         def add() -> None:
-            with IPRoute() as ipr:
-                peer = {"ifname": if2}
-                if ns2 is not None:
-                    peer["net_ns_fd"] = ns2
-                ipr.link("add", ifname=if1, kind="veth", peer=peer)
+            peer = {"ifname": if2}
+            if ns2 is not None:
+                peer["net_ns_fd"] = ns2
+            _ipr().link("add", ifname=if1, kind="veth", peer=peer)
 
         self.ns.run(ns1, add)
 
@@ -170,9 +180,9 @@ class Agent:
 
     def _step_master(self, ns: str | None, ifname: str, bridge: str) -> None:
         def attach() -> None:
-            with IPRoute() as ipr:
-                ipr.link("set", index=ipr.link_lookup(ifname=ifname)[0],
-                         master=ipr.link_lookup(ifname=bridge)[0], state="up")
+            ipr = _ipr()
+            ipr.link("set", index=ipr.link_lookup(ifname=ifname)[0], master=ipr.link_lookup(ifname=bridge)[0],
+                     state="up")
 
         self.ns.run(ns, attach)
 
@@ -181,13 +191,13 @@ class Agent:
 
     def _step_route(self, ns: str | None, dst: str, via: str | None = None, dev: str | None = None) -> None:
         def add() -> None:
-            with IPRoute() as ipr:
-                kwargs: dict = {"dst": dst}
-                if via:
-                    kwargs["gateway"] = via
-                if dev:
-                    kwargs["oif"] = ipr.link_lookup(ifname=dev)[0]
-                ipr.route("add", **kwargs)
+            ipr = _ipr()
+            kwargs: dict = {"dst": dst}
+            if via:
+                kwargs["gateway"] = via
+            if dev:
+                kwargs["oif"] = ipr.link_lookup(ifname=dev)[0]
+            ipr.route("add", **kwargs)
 
         self.ns.run(ns, add)
 
@@ -290,6 +300,20 @@ class Agent:
                 time.sleep(0.1)
         return {"missing": missing}
 
+    def op_write_files(self, req: dict) -> dict:
+        """Write files from inside the lab. Under UML the host must not change a file the guest may
+        have cached (hostfs keeps serving the old page cache): later edits go through here."""
+        for item in req["files"]:
+            path = item["path"]
+            if item.get("dir"):
+                os.makedirs(path, exist_ok=True)
+                continue
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(base64.b64decode(item["data"]))
+            os.chmod(path, item.get("mode", 0o644))
+        return {"written": len(req["files"])}
+
     def op_tcp_probe(self, req: dict) -> dict:
         def probe() -> dict:
             t0 = time.monotonic()
@@ -361,16 +385,16 @@ def _feed(pipe, data: bytes) -> None:
 
 
 def _link_up(ifname: str) -> None:
-    with IPRoute() as ipr:
-        ipr.link("set", index=ipr.link_lookup(ifname=ifname)[0], state="up")
+    ipr = _ipr()
+    ipr.link("set", index=ipr.link_lookup(ifname=ifname)[0], state="up")
 
 
 def _add_address(ifname: str, address: str) -> None:
     addr, plen = address.split("/")
-    with IPRoute() as ipr:
-        idx = ipr.link_lookup(ifname=ifname)[0]
-        ipr.addr("add", index=idx, address=addr, prefixlen=int(plen))
-        ipr.link("set", index=idx, state="up")
+    ipr = _ipr()
+    idx = ipr.link_lookup(ifname=ifname)[0]
+    ipr.addr("add", index=idx, address=addr, prefixlen=int(plen))
+    ipr.link("set", index=idx, state="up")
 
 
 def _serve_echo(sock: socket.socket, ns: str) -> None:
