@@ -69,14 +69,20 @@ class Context:
         return bool(found) and found["status"] == "fail"
 
     def recently_changed(self) -> str | None:
-        """The side whose IKE configuration changed clearly later than the other's, if known."""
-        a_time = self.side("a")["ike"].get("config_changed")
-        b_time = self.side("b")["ike"].get("config_changed")
-        if not isinstance(a_time, (int, float)) or not isinstance(b_time, (int, float)):
-            return None
-        if abs(a_time - b_time) < 1:
-            return None
-        return "a" if a_time > b_time else "b"
+        """The side whose IKE configuration changed clearly later than the other's, if known.
+
+        The files' modification times when both were gathered, else the daemons' last configuration
+        (re)load in the log window. "What changed last" breaks a tie only where the evidence is
+        otherwise symmetric (two different secrets).
+        """
+        for read in (lambda n: self.side(n)["ike"].get("config_changed"),
+                     lambda n: _logcodes.last_reload(self.side(n)["logs"]) if self.has(n, "logs") else None):
+            a_time, b_time = read("a"), read("b")
+            if isinstance(a_time, (int, float)) and isinstance(b_time, (int, float)):
+                if abs(a_time - b_time) < 2:
+                    return None
+                return "a" if a_time > b_time else "b"
+        return None
 
     # --- logs ----------------------------------------------------------------------------------
 

@@ -32,8 +32,14 @@ def _pair_groups(host: str, hostvars: t.Any, groups: dict[str, list[str]]) -> li
     wanted = _get(hostvars, host, "ipsec_tunnel_group")
     if wanted:
         return [wanted] if host in groups.get(wanted, []) else []
-    names = _get(hostvars, host, "group_names") or []
-    return [g for g in names if g not in IGNORED_GROUPS and len(groups.get(g) or []) == 2]
+    names = set(_get(hostvars, host, "group_names") or [])
+    candidates = [g for g in groups if g in names and g not in IGNORED_GROUPS and len(groups.get(g) or []) == 2]
+    # Groups with the same two members are one tunnel (a parent group of a single tunnel): keep the one
+    # defined last, usually the innermost.
+    by_members: dict[frozenset, str] = {}
+    for group in candidates:
+        by_members[frozenset(groups[group])] = group
+    return list(by_members.values())
 
 
 def plan(play_hosts: t.Sequence[str], groups: dict[str, list[str]], hostvars: t.Any) -> dict[str, t.Any]:

@@ -14,6 +14,8 @@ errors (a failure in the window), which are warnings, and which are merely infor
 
 from __future__ import annotations
 
+import datetime
+import re
 import typing as t
 
 # code -> (severity, checklist ids it is evidence for)
@@ -84,3 +86,32 @@ def line(entry: dict[str, t.Any], limit: int = 200) -> str:
         message = message[: limit - 3] + "..."
     code = entry.get("code")
     return f"[{code}] {message}" if code else message
+
+
+# Lines that say the daemon (re)loaded its configuration or secrets.
+RELOAD = re.compile(
+    r"added vici connection|replaced vici connection|loaded IKE shared key|loaded .*secret|"  # strongSwan
+    r"added IKEv[12] connection|replac\w+ connection|loading secrets from|loaded PSK secret|"  # libreswan
+    r"reading config file|parse\w* configuration file",  # racoon
+    re.IGNORECASE,
+)
+
+
+def _epoch(value: t.Any) -> float | None:
+    """A log entry's time (ISO 8601 as log_info gives it; the gateway's local time) as seconds."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.timestamp()
+
+
+def last_reload(logs: t.Iterable[dict[str, t.Any]]) -> float | None:
+    """When the daemon last (re)loaded its configuration in the log window, or None."""
+    times = [_epoch(entry.get("time")) for entry in logs or [] if RELOAD.search(str(entry.get("message") or ""))]
+    known = [moment for moment in times if moment is not None]
+    return max(known) if known else None

@@ -303,7 +303,7 @@ def psk(ctx: t.Any) -> dict[str, t.Any]:
         odd, why = trapped[0], f"; {ctx.host(trapped[0])}'s secret contains {', '.join(traps[trapped[0]])}"
     elif ctx.recently_changed():
         odd = ctx.recently_changed()
-        why = f"; {ctx.host(odd)}'s IPsec configuration changed last"
+        why = f"; {ctx.host(odd)}'s IKE configuration changed (or was reloaded) last"
     target = odd if odd in ("a", "b") else "b"
     fix = (f"set the same secret on both gateways: on {ctx.host(target)}, {_fixes.where(ctx.side(target), ctx.conn(target), 'psk')} "
            f"must hold {ctx.host(_pair.other(target))}'s secret; " + _fixes.reload_hint(ctx.side(target)))
