@@ -297,9 +297,8 @@ class Lab:
         daemon = daemons.DAEMONS[s.daemon]
         binds = [(str(gw / "etc" / entry), f"/etc/{entry}") for entry in daemon.etc_binds()]
         binds += daemon.extra_binds(gw, self.cfg.libreswan_root)
-        binds += [(str(gw / "log"), "/var/log"), (f"{run}/root", "/root"), (f"{run}/tmp", "/tmp"),
-                  (f"{run}/run", "/run")]  # /run last: the sources above live under /run
-        dirs = [f"{run}/root", f"{run}/tmp", f"{run}/run/sshd", f"{run}/run/pluto"]
+        binds += [(str(gw / "log"), "/var/log"), (f"{run}/run", "/run")]  # /run last: its source is under /run
+        dirs = [f"{run}/run/sshd", f"{run}/run/pluto"]
         return {"do": "gateway", "name": s.name, "hostname": s.name.replace("_", "-"), "binds": binds,
                 "dirs": dirs}
 

@@ -33,6 +33,11 @@ if [ "$ND_LAB_MODE" = uml ]; then
 	ln -sfn "$ND_UML_MODULES" "/lib/modules/$(uname -r)"
 fi
 hostname guest
+# bash runs the host's ~/.bashrc for every SSH command (pyenv init: seconds under UML); blank it
+# and the login profiles in the lab's copy-on-write root (the host's files stay as they are).
+for f in /root/.bashrc /root/.profile /root/.bash_profile /root/.bash_login; do
+	if [ -e "$f" ]; then : >"$f"; fi
+done
 # Mount points for the per-gateway binds (libreswan lives unpacked, not installed).
 mkdir -p /usr/libexec/ipsec /var/lib/ipsec/nss /etc/netns
 ip link set lo up
