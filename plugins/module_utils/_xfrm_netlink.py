@@ -28,6 +28,7 @@ import os
 import socket
 import struct
 
+from ansible_collections.netdoctor.ipsec.plugins.module_utils import _algorithms
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _xfrm_record as rec
 
 NETLINK_ROUTE = 0
@@ -374,7 +375,7 @@ class Decoder(object):
             extra, start = None, _ALGO.size
         name = _text(name)
         if kind == "auth" and extra is None:
-            extra = rec._algorithms.kernel_auth_default_bits(name)
+            extra = _algorithms.kernel_auth_default_bits(name)
         rec.set_algorithm(state, kind, name, _hex(data[start:start + key_bits // 8]), key_bits, extra)
 
     def offload(self, data, with_dir):

@@ -23,6 +23,7 @@ import re
 import socket
 import time
 
+from ansible_collections.netdoctor.ipsec.plugins.module_utils import _addr, _algorithms
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _xfrm_record as rec
 
 _HEX = re.compile(r"^[0-9a-fA-F]*$")
@@ -89,7 +90,7 @@ def protocol_number(name):
 def _address(text):
     """An address as both readers spell it (``inet_ntop``)."""
     canonical = rec.canonical_address(text)
-    if canonical == text and rec._addr.address_family(text) is None:
+    if canonical == text and _addr.address_family(text) is None:
         raise _Unparsed("not an address: %r" % text)
     return canonical
 
@@ -128,7 +129,7 @@ def parse_selector(tokens, selector):
         raise _Unparsed("not a selector")
     selector["src"] = _network(tokens[1])
     selector["dst"] = _network(tokens[3])
-    selector["family"] = rec._addr.address_family(selector["src"])
+    selector["family"] = _addr.address_family(selector["src"])
     index = 4
     while index < len(tokens):
         key = tokens[index]
@@ -263,7 +264,7 @@ def _algorithm_line(tokens, state):
             raise _Unparsed("no truncation / ICV length")
         extra = int(rest.pop())
     elif tokens[0] == "auth":
-        extra = rec._algorithms.kernel_auth_default_bits(name)
+        extra = _algorithms.kernel_auth_default_bits(name)
     key_hex, key_bits = "", 0
     if rest[:2] == ["<<Keys", "hidden>>"]:
         key_hex, key_bits = None, None
@@ -434,7 +435,7 @@ def parse_states(text):
         if header is not None:
             state = rec.new_state()
             state["src"], state["dst"] = header
-            state["family"] = rec._addr.address_family(state["src"])
+            state["family"] = _addr.address_family(state["src"])
             states.append(state)
             section = None
             continue
@@ -518,7 +519,7 @@ def _policy_attribute_line(tokens, policy, line):
     elif key == "tmpl" and len(tokens) == 5 and tokens[1] == "src" and tokens[3] == "dst":
         template = rec.new_template()
         template["src"], template["dst"] = _address(tokens[2]), _address(tokens[4])
-        template["family"] = rec._addr.address_family(template["src"])
+        template["family"] = _addr.address_family(template["src"])
         template["level"] = "required"
         policy["tmpls"].append(template)
     elif key == "proto" and template is not None:
