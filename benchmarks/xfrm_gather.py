@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) netdoctor.ipsec contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -116,7 +115,7 @@ def module_run(namespace: str, repeat: int, env: dict[str, str]) -> float:
         json.dump({"ANSIBLE_MODULE_ARGS": {"fingerprint_salt": "bench-salt"}}, handle)
     try:
         times = []
-        for _ in range(repeat):
+        for _round in range(repeat):
             start = time.perf_counter()
             out = sh("ip", "netns", "exec", namespace, sys.executable, str(MODULE), handle.name, env=env).stdout
             times.append(time.perf_counter() - start)
@@ -147,7 +146,7 @@ def measure(size: int, repeat: int, env: dict[str, str]) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--sizes", default="1000,2500,5000,10000")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", help="write the figures here too")
