@@ -31,7 +31,7 @@ options:
 seealso:
   - module: netdoctor.ipsec.log_info
 author:
-  - netdoctor.ipsec contributors
+  - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """
 
 EXAMPLES = r"""

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: parse_ipsec_statusall
-short_description: Parse strongSwan C(ipsec statusall) (or C(ipsec status)) output
+short_description: Parse strongSwan C(ipsec statusall) output
 version_added: 0.1.0
 description:
-  - Turns the text of strongSwan's C(ipsec statusall) or C(ipsec status) (legacy stroke interface) into the records of the M(netdoctor.ipsec.ike_info) module, for output
+  - Turns the text of strongSwan's C(ipsec statusall) or C(ipsec status) (legacy stroke interface) into
+    the records of the M(netdoctor.ipsec.ike_info) module, for output
     pasted in a ticket, collected in a sos report or read with the C(raw) module.
   - This is a filter version of the M(netdoctor.ipsec.ike_info) module.
   - Lines it does not understand are returned in C(unparsed) and counted in C(warnings); malformed or
@@ -22,7 +23,7 @@ options:
 seealso:
   - module: netdoctor.ipsec.ike_info
 author:
-  - netdoctor.ipsec contributors
+  - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """
 
 EXAMPLES = r"""
@@ -38,7 +39,8 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - C(version), C(listening_addresses), C(connections) and C(sas) with the keys of RV(netdoctor.ipsec.ike_info#module:ike.connections) and RV(netdoctor.ipsec.ike_info#module:ike.sas).
+    - C(version), C(listening_addresses), C(connections) and C(sas) with the keys of
+      RV(netdoctor.ipsec.ike_info#module:ike.connections) and RV(netdoctor.ipsec.ike_info#module:ike.sas).
     - C(warnings) (list of text) and C(unparsed) (lines not understood) are always present.
   type: dict
 """

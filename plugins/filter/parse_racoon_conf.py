@@ -6,10 +6,11 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: parse_racoon_conf
-short_description: Parse racoon.conf (ipsec-tools) into connection records
+short_description: Parse racoon.conf into connection records
 version_added: 0.1.0
 description:
-  - Turns the text of a racoon.conf (C(remote), C(sainfo) and C(proposal) blocks, C(remote ... inherit)) into the records of the M(netdoctor.ipsec.ike_info) module, for output
+  - Turns the text of a racoon.conf (C(remote), C(sainfo) and C(proposal) blocks, C(remote ... inherit))
+    into the records of the M(netdoctor.ipsec.ike_info) module, for output
     pasted in a ticket, collected in a sos report or read with the C(raw) module.
   - This is a filter version of the M(netdoctor.ipsec.ike_info) module.
   - Lines it does not understand are returned in C(unparsed) and counted in C(warnings); malformed or
@@ -24,7 +25,7 @@ notes:
 seealso:
   - module: netdoctor.ipsec.ike_info
 author:
-  - netdoctor.ipsec contributors
+  - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """
 
 EXAMPLES = r"""
@@ -40,7 +41,9 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - C(connections) (one per C(remote), children = the C(sainfo) blocks that apply) with the keys of RV(netdoctor.ipsec.ike_info#module:ike.connections), C(paths) (C(pre_shared_key), C(certificate), C(include)).
+    - C(connections) (one per C(remote), children = the C(sainfo) blocks that apply) with the keys of
+      RV(netdoctor.ipsec.ike_info#module:ike.connections), C(paths) (C(pre_shared_key), C(certificate),
+      C(include)).
     - C(warnings) (list of text) and C(unparsed) (lines not understood) are always present.
   type: dict
 """

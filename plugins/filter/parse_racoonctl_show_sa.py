@@ -6,10 +6,12 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: parse_racoonctl_show_sa
-short_description: Parse C(racoonctl show-sa isakmp) or C(racoonctl show-sa esp) output
+short_description: Parse C(racoonctl show-sa) output
 version_added: 0.1.0
 description:
-  - Turns the text of C(racoonctl [-l|-ll] show-sa isakmp) (phase 1) or C(racoonctl show-sa esp|ah|ipsec) (phase 2, the PF_KEY dump layout) into the records of the M(netdoctor.ipsec.ike_info) module, for output
+  - Turns the text of C(racoonctl [-l|-ll] show-sa isakmp) (phase 1) or C(racoonctl show-sa
+    esp|ah|ipsec) (phase 2, the PF_KEY dump layout) into the records of the M(netdoctor.ipsec.ike_info)
+    module, for output
     pasted in a ticket, collected in a sos report or read with the C(raw) module.
   - This is a filter version of the M(netdoctor.ipsec.ike_info) module.
   - Lines it does not understand are returned in C(unparsed) and counted in C(warnings); malformed or
@@ -39,7 +41,7 @@ notes:
 seealso:
   - module: netdoctor.ipsec.ike_info
 author:
-  - netdoctor.ipsec contributors
+  - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """
 
 EXAMPLES = r"""
@@ -55,7 +57,9 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - C(sas) with the keys of RV(netdoctor.ipsec.ike_info#module:ike.sas) (phase 1 from C(isakmp), child SAs from C(esp)); for C(esp) also C(states), the PF_KEY entries as with P(netdoctor.ipsec.parse_setkey#filter).
+    - C(sas) with the keys of RV(netdoctor.ipsec.ike_info#module:ike.sas) (phase 1 from C(isakmp), child
+      SAs from C(esp)); for C(esp) also C(states), the PF_KEY entries as with
+      P(netdoctor.ipsec.parse_setkey#filter).
     - C(warnings) (list of text) and C(unparsed) (lines not understood) are always present.
   type: dict
 """
@@ -68,7 +72,9 @@ from ansible_collections.netdoctor.ipsec.plugins.module_utils import _fingerprin
 from ansible_collections.netdoctor.ipsec.plugins.plugin_utils._filter_module import require_text
 
 
-def parse_racoonctl_show_sa(text: t.Any, fingerprint_salt: str | None = None, platform: str = "linux", local_addresses: list[str] | None = None) -> dict[str, t.Any]:
+def parse_racoonctl_show_sa(
+    text: t.Any, fingerprint_salt: str | None = None, platform: str = "linux", local_addresses: list[str] | None = None
+) -> dict[str, t.Any]:
     text = require_text(text, "parse_racoonctl_show_sa")
     if platform not in ("linux", "bsd"):
         raise AnsibleFilterError("netdoctor.ipsec.parse_racoonctl_show_sa: platform must be linux or bsd")

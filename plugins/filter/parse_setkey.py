@@ -6,10 +6,11 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: parse_setkey
-short_description: Parse C(setkey -D) (SAD) or C(setkey -DP) (SPD) output
+short_description: Parse C(setkey -D) or C(setkey -DP) output
 version_added: 0.1.0
 description:
-  - Turns the text of C(setkey -D) (security associations) or C(setkey -DP) (policies), Linux or BSD into the records of the M(netdoctor.ipsec.ike_info) module, for output
+  - Turns the text of C(setkey -D) (security associations) or C(setkey -DP) (policies), Linux or BSD
+    into the records of the M(netdoctor.ipsec.ike_info) module, for output
     pasted in a ticket, collected in a sos report or read with the C(raw) module.
   - This is a filter version of the M(netdoctor.ipsec.ike_info) module.
   - Lines it does not understand are returned in C(unparsed) and counted in C(warnings); malformed or
@@ -39,7 +40,7 @@ notes:
 seealso:
   - module: netdoctor.ipsec.ike_info
 author:
-  - netdoctor.ipsec contributors
+  - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """
 
 EXAMPLES = r"""
@@ -55,7 +56,10 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - C(states) (SAD - C({src, dst, proto, mode, spi, reqid, encryption, integrity, key_fingerprints, state, seq, replay, lifetime, current, encap})) and C(children) (paired in/out child SA records, given O(local_addresses)), or C(policies) (SPD - C({src, dst, src_port, dst_port, upper_proto, dir, action, priority, templates, spid})).
+    - C(states) (SAD - C({src, dst, proto, mode, spi, reqid, encryption, integrity, key_fingerprints,
+      state, seq, replay, lifetime, current, encap})) and C(children) (paired in/out child SA records,
+      given O(local_addresses)), or C(policies) (SPD - C({src, dst, src_port, dst_port, upper_proto, dir,
+      action, priority, templates, spid})).
     - C(warnings) (list of text) and C(unparsed) (lines not understood) are always present.
   type: dict
 """
@@ -75,7 +79,9 @@ def _looks_like_spd(text: str) -> bool:
     return False
 
 
-def parse_setkey(text: t.Any, fingerprint_salt: str | None = None, platform: str = "linux", local_addresses: list[str] | None = None) -> dict[str, t.Any]:
+def parse_setkey(
+    text: t.Any, fingerprint_salt: str | None = None, platform: str = "linux", local_addresses: list[str] | None = None
+) -> dict[str, t.Any]:
     text = require_text(text, "parse_setkey")
     if platform not in ("linux", "bsd"):
         raise AnsibleFilterError("netdoctor.ipsec.parse_setkey: platform must be linux or bsd")

@@ -9,7 +9,8 @@ name: parse_swanctl_list_conns
 short_description: Parse C(swanctl --list-conns) output into connection records
 version_added: 0.1.0
 description:
-  - Turns the text of C(swanctl --list-conns) (the default layout or C(--raw)) into the records of the M(netdoctor.ipsec.ike_info) module, for output
+  - Turns the text of C(swanctl --list-conns) (the default layout or C(--raw)) into the records of the
+    M(netdoctor.ipsec.ike_info) module, for output
     pasted in a ticket, collected in a sos report or read with the C(raw) module.
   - This is a filter version of the M(netdoctor.ipsec.ike_info) module.
   - Lines it does not understand are returned in C(unparsed) and counted in C(warnings); malformed or
@@ -22,7 +23,7 @@ options:
 seealso:
   - module: netdoctor.ipsec.ike_info
 author:
-  - netdoctor.ipsec contributors
+  - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """
 
 EXAMPLES = r"""
@@ -38,7 +39,8 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - The loaded connections, same keys as RV(netdoctor.ipsec.ike_info#module:ike.connections); proposals, start actions and PSKs are not in this output and stay V(null).
+    - The loaded connections, same keys as RV(netdoctor.ipsec.ike_info#module:ike.connections); proposals,
+      start actions and PSKs are not in this output and stay V(null).
     - C(warnings) (list of text) and C(unparsed) (lines not understood) are always present.
   type: dict
 """

@@ -9,7 +9,8 @@ name: parse_swanctl_list_sas
 short_description: Parse C(swanctl --list-sas) output into IKE SA records
 version_added: 0.1.0
 description:
-  - Turns the text of C(swanctl --list-sas) (the default layout or C(--raw)) into the records of the M(netdoctor.ipsec.ike_info) module, for output
+  - Turns the text of C(swanctl --list-sas) (the default layout or C(--raw)) into the records of the
+    M(netdoctor.ipsec.ike_info) module, for output
     pasted in a ticket, collected in a sos report or read with the C(raw) module.
   - This is a filter version of the M(netdoctor.ipsec.ike_info) module.
   - Lines it does not understand are returned in C(unparsed) and counted in C(warnings); malformed or
@@ -22,7 +23,7 @@ options:
 seealso:
   - module: netdoctor.ipsec.ike_info
 author:
-  - netdoctor.ipsec contributors
+  - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """
 
 EXAMPLES = r"""

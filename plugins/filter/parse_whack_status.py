@@ -6,10 +6,11 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: parse_whack_status
-short_description: Parse libreswan C(ipsec whack --status) (C(ipsec status)) output
+short_description: Parse libreswan C(ipsec whack --status) output
 version_added: 0.1.0
 description:
-  - Turns the text of libreswan's C(ipsec whack --status) / C(ipsec status) (4.x with C(000) codes, or 5.x) into the records of the M(netdoctor.ipsec.ike_info) module, for output
+  - Turns the text of libreswan's C(ipsec whack --status) / C(ipsec status) (4.x with C(000) codes, or
+    5.x) into the records of the M(netdoctor.ipsec.ike_info) module, for output
     pasted in a ticket, collected in a sos report or read with the C(raw) module.
   - This is a filter version of the M(netdoctor.ipsec.ike_info) module.
   - Lines it does not understand are returned in C(unparsed) and counted in C(warnings); malformed or
@@ -24,7 +25,7 @@ notes:
 seealso:
   - module: netdoctor.ipsec.ike_info
 author:
-  - netdoctor.ipsec contributors
+  - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """
 
 EXAMPLES = r"""
@@ -40,7 +41,9 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - C(version), C(interfaces) (C({interface, address, port, nat})), C(setup), C(connections) and C(sas) with the keys of RV(netdoctor.ipsec.ike_info#module:ike.connections) and RV(netdoctor.ipsec.ike_info#module:ike.sas).
+    - C(version), C(interfaces) (C({interface, address, port, nat})), C(setup), C(connections) and C(sas)
+      with the keys of RV(netdoctor.ipsec.ike_info#module:ike.connections) and
+      RV(netdoctor.ipsec.ike_info#module:ike.sas).
     - C(warnings) (list of text) and C(unparsed) (lines not understood) are always present.
   type: dict
 """

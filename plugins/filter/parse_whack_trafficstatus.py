@@ -9,7 +9,8 @@ name: parse_whack_trafficstatus
 short_description: Parse libreswan C(ipsec whack --trafficstatus) output
 version_added: 0.1.0
 description:
-  - Turns the text of libreswan's C(ipsec whack --trafficstatus) / C(ipsec trafficstatus) into the records of the M(netdoctor.ipsec.ike_info) module, for output
+  - Turns the text of libreswan's C(ipsec whack --trafficstatus) / C(ipsec trafficstatus) into the
+    records of the M(netdoctor.ipsec.ike_info) module, for output
     pasted in a ticket, collected in a sos report or read with the C(raw) module.
   - This is a filter version of the M(netdoctor.ipsec.ike_info) module.
   - Lines it does not understand are returned in C(unparsed) and counted in C(warnings); malformed or
@@ -22,7 +23,7 @@ options:
 seealso:
   - module: netdoctor.ipsec.ike_info
 author:
-  - netdoctor.ipsec contributors
+  - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """
 
 EXAMPLES = r"""
@@ -38,7 +39,8 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - C(entries), one per child SA - C({serial, name, peer, type, add_time, bytes_in, bytes_out, max_bytes, id, username, lease}).
+    - C(entries), one per child SA - C({serial, name, peer, type, add_time, bytes_in, bytes_out,
+      max_bytes, id, username, lease}).
     - C(warnings) (list of text) and C(unparsed) (lines not understood) are always present.
   type: dict
 """

@@ -63,14 +63,16 @@ TRANSFORM_NAMES = {
 
 # --- line prefixes ----------------------------------------------------------------------------------
 
-_SYSLOG_TIME = r"(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
+_SYSLOG_TIME = (r"(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?"
+                r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)")
 _SYSLOG = re.compile(r"^(?P<time>" + _SYSLOG_TIME + r")\s+(?P<host>\S+)\s+(?P<ident>[\w\-./]+?)(?:\[(?P<pid>\d+)\])?:\s?(?P<msg>.*)$")
 _CHARON = re.compile(
     r"^(?:(?P<time>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?)\s+)?"
     r"(?P<thread>\d\d)\[(?P<group>[A-Z]{3})\]\s+(?:<(?P<ikename>[^>]*)>\s+)?(?P<msg>.*)$")
 _PLUTO_FILE = re.compile(r"^(?P<time>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?):\s(?P<msg>.*)$")
 _RACOON = re.compile(r"^(?:(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d):\s+)?(?P<level>INFO|NOTIFY|WARNING|ERROR|DEBUG2?|CRITICAL):\s+(?P<msg>.*)$")
-_PLUTO_CONN = re.compile(r'^(?:(?P<level>ERROR|WARNING|IMPAIR|EXPECTATION FAILED): )?"(?P<conn>[^"]+)"(?P<inst>\[\d+\])?(?: [^#:]*?)?(?: #(?P<sa>\d+))?: (?P<msg>.*)$')
+_PLUTO_CONN = re.compile(r'^(?:(?P<level>ERROR|WARNING|IMPAIR|EXPECTATION FAILED): )?"(?P<conn>[^"]+)"(?P<inst>\[\d+\])?'
+                         r'(?: [^#:]*?)?(?: #(?P<sa>\d+))?: (?P<msg>.*)$')
 _PLUTO_PACKET = re.compile(r"^(?:(?P<level>ERROR|WARNING): )?packet from (?P<peer>\S+?):(?: (?P<msg>.*))?$")
 
 
@@ -191,7 +193,8 @@ _PATTERNS = [
     ("SA_INSTALL_FAILED", "local", r"^unable to add SAD entry with SPI (?P<spi>\w+)"),
     ("DPD_DEAD_PEER", None, r"^DPD check timed out|^peer not responding, (?:restarting|closing|holding|clearing)"),
     ("IKE_SA_ESTABLISHED", None, r"^IKE_SA (?P<name>\S+)\[(?P<uid>\d+)\] established between (?P<local>\S+)\.\.\.(?P<remote>\S+)"),
-    ("CHILD_SA_ESTABLISHED", None, r"^CHILD_SA (?P<name>\S+)\{(?P<uid>\d+)\} established with SPIs (?P<spi_in>\w+)_i (?P<spi_out>\w+)_o(?: and TS (?P<ts>.*))?"),
+    ("CHILD_SA_ESTABLISHED", None, r"^CHILD_SA (?P<name>\S+)\{(?P<uid>\d+)\} established with SPIs (?P<spi_in>\w+)_i (?P<spi_out>\w+)"
+                                   r"_o(?: and TS (?P<ts>.*))?"),
     ("IKE_SA_DELETED", None, r"^IKE_SA (?P<name>\S+)\[(?P<uid>\d+)\] state change: \w+ => DESTROYING|^deleting IKE_SA"),
     ("CHILD_SA_DELETED", None, r"^closing CHILD_SA (?P<name>\S+)\{(?P<uid>\d+)\}"),
     ("NOTIFY_ERROR", "remote", r"^received (?P<notify>[A-Z_]+) (?:error )?notify(?: error)?"),
@@ -201,7 +204,7 @@ _PATTERNS = [
     ("NO_PROPOSAL_CHOSEN", "local", r"responder SA processing returned NO_PROPOSAL_CHOSEN"),
     ("NO_PROPOSAL_CHOSEN", "remote", r"rejected Child SA with NO_PROPOSAL_CHOSEN"),
     ("NO_PROPOSAL_CHOSEN", "remote", r"^dropping unexpected IKE_SA_INIT message containing NO_PROPOSAL_CHOSEN"),
-    ("NO_PROPOSAL_CHOSEN", "remote", r"(?:received and ignored notification payload|ignoring informational payload): NO_PROPOSAL_CHOSEN|^ignoring informational payload NO_PROPOSAL_CHOSEN"),
+    ("NO_PROPOSAL_CHOSEN", "remote", r"(?:received and ignored notification payload|ignoring informational payload):? NO_PROPOSAL_CHOSEN"),
     ("NO_PROPOSAL_CHOSEN", "remote", r"(?:response|notification) (?:rejected|containing|payload:?) .*NO_PROPOSAL_CHOSEN"),
     ("NO_PROPOSAL_CHOSEN", "remote", r"received unauthenticated v2N_NO_PROPOSAL_CHOSEN"),
     ("AUTHENTICATION_FAILED", "local", r"^authentication failed: computed hash does not match"),
@@ -218,7 +221,8 @@ _PATTERNS = [
     ("INVALID_KE_PAYLOAD", "remote", r"received unauthenticated INVALID_KE_PAYLOAD response to .*?(?P<sent>\S+); resending with suggested (?P<requested>\S+)"),
     ("INVALID_KE_PAYLOAD", "local", r"with unencrypted notification INVALID_KE_PAYLOAD"),
     ("IKE_VERSION_MISMATCH", "local", r"^ignoring IKEv1 packet as policy is set to silently drop all IKEv1 packets"),
-    ("IKE_VERSION_MISMATCH", "local", r"message received on \S+ but no (?:suitable )?connection (?:has been authorized|found) with (?P<version>IKEv[12]) policy"),
+    ("IKE_VERSION_MISMATCH", "local", r"message received on \S+ but no (?:suitable )?connection (?:has been authorized|found) with (?"
+                                      r"P<version>IKEv[12]) policy"),
     ("NO_IKE_CONFIG", "local", r"no (?:suitable )?connection (?:has been authorized|found) with"),
     ("PEER_NOT_RESPONDING", None, r"(?P<seconds>\d+) second timeout exceeded after (?P<count>\d+) retransmits"),
     ("RETRANSMIT", None, r"(?:STATE_\w+|\w+_[IR]\d): retransmission; will wait (?P<wait>[\d.]+) seconds?"),
@@ -233,7 +237,8 @@ _PATTERNS = [
     ("PEER_NOT_RESPONDING", None, r"give up to get IPsec-SA due to time up to wait"),
     ("NO_SAINFO", "local", r"^failed to get sainfo"),
     ("NO_ISAKMP_SA", "local", r"ISAKMP-SA has not been established yet|has not been established yet"),
-    ("NO_PROPOSAL_CHOSEN", "local", r"^rejected (?P<transform_name>enctype|hashtype|authmethod|dh_group|keylen): DB\([^)]*\):Peer\([^)]*\) = (?P<ours>[^:]*):(?P<theirs>.*)$"),
+    ("NO_PROPOSAL_CHOSEN", "local", r"^rejected (?P<transform_name>enctype|hashtype|authmethod|dh_group|keylen): DB\([^)]*\):Peer\([^)"
+                                    r"]*\) = (?P<ours>[^:]*):(?P<theirs>.*)$"),
     ("NO_PROPOSAL_CHOSEN", "local", r"^pfs group mismatched: my:(?P<ours>\d+) peer:(?P<theirs>\d+)"),
     ("NO_PROPOSAL_CHOSEN", "local", r"^no suitable proposal found|^failed to get valid proposal|^no Proposal chosen"),
     ("NO_PSK", "local", r"^couldn't find the (?:proper )?pskey"),

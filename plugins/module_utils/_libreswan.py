@@ -29,7 +29,8 @@ _CODE = re.compile(r"^\d{3} ")
 _CONN_NAME = r'"(?P<name>[^"]+)"(?P<inst>\[\d+\])?'
 _CONN_HEADER = re.compile("^" + _CONN_NAME + r"(?: [^:]*?)?: (?P<spec>\S*\.\.\.\S*)(?:; (?P<rest>.*))?$")
 _CONN_LINE = re.compile("^" + _CONN_NAME + r"(?: [^:]*?)?:\s+(?P<body>.*)$")
-_STATE = re.compile(r"^#(?P<serial>\d+): " + _CONN_NAME + r"(?P<peer>\s*\S*?)(?::(?P<port>\d+))? (?P<state>(?:STATE_)?[A-Z0-9_]+) \((?P<desc>[^)]*)\);?\s*(?P<rest>.*)$")
+_STATE = re.compile(r"^#(?P<serial>\d+): " + _CONN_NAME + r"(?P<peer>\s*\S*?)(?::(?P<port>\d+))? (?P<state>"
+                    r"(?:STATE_)?[A-Z0-9_]+) \((?P<desc>[^)]*)\);?\s*(?P<rest>.*)$")
 _STATE_TRAFFIC = re.compile(r"^#(?P<serial>\d+): " + _CONN_NAME + r".*?(?P<sas>(?:\s(?:esp|ah|comp|tun)\.\S+@\S+)+)\s+Traffic: (?P<traffic>.*)$")
 _INTERFACE_OLD = re.compile(r"^interface (?P<dev>\S+) UDP (?P<addr>\S+):(?P<port>\d+)$")
 _INTERFACE_NEW = re.compile(r"^interface (?P<dev>\S+) (?P<addr>\S+):UDP/(?P<port>\d+)(?P<nat> \(NAT\))?$")

@@ -24,7 +24,8 @@ from ansible_collections.netdoctor.ipsec.plugins.module_utils import _fingerprin
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _ike_record as rec
 
 _SA_HEAD = re.compile(r"^(?P<src>[0-9a-fA-F:.]+)(?:\[(?P<sport>\d+)\])? (?P<dst>[0-9a-fA-F:.]+)(?:\[(?P<dport>\d+)\])?\s*$")
-_SA_PROTO = re.compile(r"^\s+(?P<proto>esp|ah|ipcomp|esp-udp|tcp)\s+mode=(?P<mode>\S+)\s+spi=(?P<spi>\S+?)(?:\((?P<spihex>[^)]*)\))?\s+reqid=(?P<reqid>\S+?)(?:\([^)]*\))?\s*$")
+_SA_PROTO = re.compile(r"^\s+(?P<proto>esp|ah|ipcomp|esp-udp|tcp)\s+mode=(?P<mode>\S+)\s+spi=(?P<spi>\S+?)"
+                       r"(?:\((?P<spihex>[^)]*)\))?\s+reqid=(?P<reqid>\S+?)(?:\([^)]*\))?\s*$")
 _KEY = re.compile(r"^\s+(?P<kind>[EAC]):\s+(?P<alg>\S+)\s*(?P<key>(?:[0-9a-fA-FX]+\s*)*)$")
 _POLICY_HEAD = re.compile(r"^(?P<src>\S+?)\[(?P<sport>[^\]]+)\] (?P<dst>\S+?)\[(?P<dport>[^\]]+)\] (?P<proto>.+?)\s*$")
 _TEMPLATE = re.compile(r"^\s+(?P<proto>esp|ah|ipcomp)/(?P<mode>\w+)/(?P<src>[^-/]*)-?(?P<dst>[^/]*)/(?P<level>\S+)\s*$")

@@ -143,11 +143,17 @@ _VERSION = re.compile(r"^Status of IKE charon daemon \(strongSwan ([^,)\s]+)")
 _CONN_LINE = re.compile(r"^(?P<name>[^\s\[{]\S*?):\s+(?P<local>\S+)\.\.\.(?P<remote>\S+)\s+(?P<version>IKEv1/2|IKEv1|IKEv2|IKE)(?:,\s*(?P<rest>.*))?$")
 _CONN_AUTH = re.compile(r"^(?P<name>\S+?):\s+(?P<side>local|remote):\s+\[(?P<id>[^\]]*)\] uses (?P<auth>.+?) authentication")
 _CONN_CHILD = re.compile(r"^(?P<name>\S+?):\s+child:\s+(?P<local>.+?) === (?P<remote>.+?) (?P<mode>TUNNEL|TRANSPORT|PASS|DROP|BEET)(?:,\s*(?P<rest>.*))?$")
-_SA_HEAD = re.compile(r"^(?P<name>\S+?)\[(?P<uid>\d+)\]:\s+(?P<state>[A-Z_]+)(?: (?P<ago>\S+) (?P<unit>\w+) ago)?(?:, (?P<lhost>[^\[\s]+)\[(?P<lid>[^\]]*)\]\.\.\.(?P<rhost>[^\[\s]+)\[(?P<rid>[^\]]*)\])?")
-_SA_SPIS = re.compile(r"^(?P<name>\S+?)\[(?P<uid>\d+)\]:\s+IKEv(?P<ver>\d) SPIs: (?P<spi_i>\S+?)_i(?P<istar>\*?) (?P<spi_r>\S+?)_r(?P<rstar>\*?)(?:, (?P<rest>.*))?$")
+_SA_HEAD = re.compile(r"^(?P<name>\S+?)\[(?P<uid>\d+)\]:\s+(?P<state>[A-Z_]+)(?: (?P<ago>\S+) (?P<unit>\w+) ago)?"
+                      r"(?:, (?P<lhost>[^\[\s]+)\[(?P<lid>[^\]]*)\]\.\.\.(?P<rhost>[^\[\s]+)\[(?P<rid>[^\]]*)\])?")
+_SA_SPIS = re.compile(r"^(?P<name>\S+?)\[(?P<uid>\d+)\]:\s+IKEv(?P<ver>\d) SPIs: (?P<spi_i>\S+?)_i(?P<istar>\*?) "
+                      r"(?P<spi_r>\S+?)_r(?P<rstar>\*?)(?:, (?P<rest>.*))?$")
 _SA_PROP = re.compile(r"^(?P<name>\S+?)\[(?P<uid>\d+)\]:\s+IKE proposal: (?P<prop>\S+)")
-_CHILD_HEAD = re.compile(r"^(?P<name>\S+?)\{(?P<uid>\d+)\}:\s+(?P<state>[A-Z_]+), (?P<mode>[A-Z_]+)(?:, reqid (?P<reqid>\d+))?(?:, (?P<proto>ESP|AH)(?P<encap> in UDP)? SPIs: (?P<spi_in>\S+?)_i (?P<spi_out>\S+?)_o)?")
-_CHILD_ALGS = re.compile(r"^(?P<name>\S+?)\{(?P<uid>\d+)\}:\s+(?P<algs>[A-Z0-9_/\-]+?)(?:, (?P<bytes_i>\d+) bytes_i(?: \((?P<pkts_i>\d+) pkts?[^)]*\))?)?(?:, (?P<bytes_o>\d+) bytes_o(?: \((?P<pkts_o>\d+) pkts?[^)]*\))?)?(?:, (?P<rest>.*))?$")
+_CHILD_HEAD = re.compile(r"^(?P<name>\S+?)\{(?P<uid>\d+)\}:\s+(?P<state>[A-Z_]+), (?P<mode>[A-Z_]+)(?:, reqid "
+                         r"(?P<reqid>\d+))?(?:, (?P<proto>ESP|AH)(?P<encap> in UDP)? SPIs: (?P<spi_in>\S+?)_i "
+                         r"(?P<spi_out>\S+?)_o)?")
+_CHILD_ALGS = re.compile(r"^(?P<name>\S+?)\{(?P<uid>\d+)\}:\s+(?P<algs>[A-Z0-9_/\-]+?)(?:, (?P<bytes_i>\d+) bytes_i"
+                         r"(?: \((?P<pkts_i>\d+) pkts?[^)]*\))?)?(?:, (?P<bytes_o>\d+) bytes_o(?: \((?P<pkts_o>\d+) pkts?[^)]*\))?)?"
+                         r"(?:, (?P<rest>.*))?$")
 _CHILD_TS = re.compile(r"^(?P<name>\S+?)\{(?P<uid>\d+)\}:\s+(?P<local>\S.*?) === (?P<remote>\S.*)$")
 _SECTION = re.compile(r"^(Listening IP addresses|Connections|Shunted Connections|Routed Connections|Security Associations)")
 

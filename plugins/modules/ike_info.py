@@ -50,7 +50,8 @@ options:
     type: bool
     default: true
   vici_socket:
-    description: Path of charon's VICI socket. Default is the first of C(/var/run/charon.vici), C(/run/charon.vici), C(/var/run/strongswan/charon.vici).
+    description: Path of charon's VICI socket. Default is the first of C(/var/run/charon.vici), C(/run/charon.vici),
+                 C(/var/run/strongswan/charon.vici).
     type: path
   swanctl_conf:
     description: strongSwan's swanctl.conf.
@@ -90,7 +91,7 @@ seealso:
     plugin_type: filter
   - module: netdoctor.ipsec.log_info
 author:
-  - netdoctor.ipsec contributors
+  - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """
 
 EXAMPLES = r"""
@@ -149,7 +150,8 @@ ike:
           elements: dict
           sample: [{address: 0.0.0.0, port: 500, family: 4}]
     sources:
-      description: What was read, e.g. C(vici:/run/charon.vici), C(file:/etc/swanctl/swanctl.conf), C(command:whack --status).
+      description: What was read, e.g. C(vici:/run/charon.vici), C(file:/etc/swanctl/swanctl.conf), C(command:whack
+                   --status).
       type: list
       elements: str
     connections:
@@ -162,10 +164,12 @@ ike:
           type: str
           sample: site
         source:
-          description: V(daemon) (only the daemon told), V(daemon+config) (both), or the configuration file's path (not loaded / daemon not asked).
+          description: V(daemon) (only the daemon told), V(daemon+config) (both), or the configuration file's path (not
+                       loaded / daemon not asked).
           type: str
         loaded:
-          description: Whether the daemon has it loaded; V(false) for configured-but-not-loaded; V(null) when the daemon could not be asked.
+          description: Whether the daemon has it loaded; V(false) for configured-but-not-loaded; V(null) when the daemon
+                       could not be asked.
           type: bool
         ike_version:
           description: 1 or 2; 0 means either (strongSwan C(version=0), stroke C(keyexchange=ike)).
@@ -205,7 +209,8 @@ ike:
           type: str
           sample: psk
         psk_fingerprint:
-          description: Salted HMAC-SHA-256 fingerprint of the decoded PSK this connection uses (V(null) when no PSK or none matched).
+          description: Salted HMAC-SHA-256 fingerprint of the decoded PSK this connection uses (V(null) when no PSK or none
+                       matched).
           type: str
           sample: hmac-sha256:3f2a7c1e9b0d4a6f8e2c5b7a1d3f9e0c
         psk:
@@ -241,18 +246,22 @@ ike:
             - C(default=true) marks an expansion of the daemon's default proposals. V(null) when unknown.
           type: list
           elements: dict
-          sample: [{encryption: [AES_CBC_256], integrity: [HMAC_SHA2_256_128], prf: [PRF_HMAC_SHA2_256], dh: [MODP_2048], esn: [], text: aes256-sha256-modp2048}]
+          sample:
+            - {encryption: [AES_CBC_256], integrity: [HMAC_SHA2_256_128], prf: [PRF_HMAC_SHA2_256], dh: [MODP_2048],
+               esn: [], text: aes256-sha256-modp2048}
         ike_proposals_text:
           description: The proposal keywords as configured (or as the daemon printed them).
           type: str
         ike_strict:
-          description: Only the listed IKE proposals are accepted (strongSwan C(!)/no C(default); libreswan and racoon always).
+          description: Only the listed IKE proposals are accepted (strongSwan C(!)/no C(default); libreswan and racoon
+                       always).
           type: bool
         aggressive:
           description: IKEv1 aggressive mode.
           type: bool
         encap:
-          description: UDP encapsulation forced (C(encap=yes), C(forceencaps), C(encapsulation=yes), racoon C(nat_traversal force)).
+          description: UDP encapsulation forced (C(encap=yes), C(forceencaps), C(encapsulation=yes), racoon C(nat_traversal
+                       force)).
           type: bool
         mobike:
           description: MOBIKE enabled.
@@ -261,7 +270,8 @@ ike:
           description: IKE fragmentation setting.
           type: str
         dpd:
-          description: Dead peer detection, C({delay, timeout, action}) (seconds; action V(clear), V(trap), V(restart), V(hold), V(none)).
+          description: Dead peer detection, C({delay, timeout, action}) (seconds; action V(clear), V(trap), V(restart),
+                       V(hold), V(none)).
           type: dict
         lifetimes:
           description: "IKE SA lifetimes in seconds: C({ike_rekey, ike_reauth, ike_lifetime})."
@@ -347,7 +357,8 @@ ike:
           description: Any child uses PFS.
           type: bool
         extra:
-          description: Daemon-specific facts (libreswan C(policy), C(routing); racoon C(exchange_mode), C(proposal_check)...).
+          description: Daemon-specific facts (libreswan C(policy), C(routing); racoon C(exchange_mode),
+                       C(proposal_check)...).
           type: dict
     sas:
       description: Live IKE SAs with their child SAs.
@@ -361,7 +372,8 @@ ike:
           description: Daemon's SA number (strongSwan unique id, libreswan state serial).
           type: str
         state:
-          description: The daemon's state name (C(ESTABLISHED), C(CONNECTING), C(STATE_V2_ESTABLISHED_IKE_SA), racoon C(ESTABLISHED)/C(MSG1SENT)...).
+          description: The daemon's state name (C(ESTABLISHED), C(CONNECTING), C(STATE_V2_ESTABLISHED_IKE_SA), racoon
+                       C(ESTABLISHED)/C(MSG1SENT)...).
           type: str
         established:
           description: The IKE SA is established (mature).
@@ -423,7 +435,8 @@ ike:
               description: Kernel reqid.
               type: int
             state:
-              description: The daemon's state (C(INSTALLED), C(STATE_V2_ESTABLISHED_CHILD_SA), racoon/setkey C(mature), C(dying)...).
+              description: The daemon's state (C(INSTALLED), C(STATE_V2_ESTABLISHED_CHILD_SA), racoon/setkey C(mature),
+                           C(dying)...).
               type: str
             installed:
               description: The child SA is installed / mature.
@@ -489,7 +502,8 @@ ike:
       type: list
       elements: str
     unparsed:
-      description: Output or configuration lines the parsers did not understand (lines of secrets files are never included).
+      description: Output or configuration lines the parsers did not understand (lines of secrets files are never
+                   included).
       type: list
       elements: str
 daemons:

@@ -69,7 +69,7 @@ seealso:
   - plugin: netdoctor.ipsec.classify_ike_log
     plugin_type: filter
 author:
-  - netdoctor.ipsec contributors
+  - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """
 
 EXAMPLES = r"""
@@ -124,10 +124,12 @@ entries:
       type: str
       sample: NO_PROPOSAL_CHOSEN
     view:
-      description: V(local) (this daemon decided or detected it), V(remote) (the peer said so in a notify), V(null) for events.
+      description: V(local) (this daemon decided or detected it), V(remote) (the peer said so in a notify), V(null) for
+                   events.
       type: str
     transform:
-      description: For C(NO_PROPOSAL_CHOSEN) seen locally, the transform types without a match (V(encryption), V(integrity), V(prf), V(dh), V(esn), V(auth)), when the log tells.
+      description: For C(NO_PROPOSAL_CHOSEN) seen locally, the transform types without a match (V(encryption),
+                   V(integrity), V(prf), V(dh), V(esn), V(auth)), when the log tells.
       type: list
       elements: str
       sample: [dh]

@@ -53,7 +53,10 @@ def test_racoon_parser(case):
 
 
 def test_include_and_psk_path_from_the_included_file():
-    files = {"/etc/racoon/peers.conf": 'path pre_shared_key "/etc/racoon/peers.psk";\nremote 198.51.100.7 { proposal { encryption_algorithm 3des; hash_algorithm md5; authentication_method pre_shared_key; dh_group modp1024; } }\n'}
+    peers = ('path pre_shared_key "/etc/racoon/peers.psk";\n'
+             "remote 198.51.100.7 { proposal { encryption_algorithm 3des; hash_algorithm md5;"
+             " authentication_method pre_shared_key; dh_group modp1024; } }\n")
+    files = {"/etc/racoon/peers.conf": peers}
 
     def loader(pattern, base):
         full = pattern if pattern.startswith("/") else base + "/" + pattern

@@ -28,6 +28,13 @@ IP_ADDR = ("2: wan0    inet 198.51.100.22/24 scope global wan0\\       valid_lft
            "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n")
 
 
+ISAKMP_LL = (
+    "Source                                        Destination                                   "
+    "Cookies                           ST S  V E Created             Phase2\n"
+    "192.1.2.45.500                                192.1.2.23.500                                "
+    "359f8de96b03a305:5a864a2a495c5835  9 I 10 A 2014-06-02 15:37:52      1\n")
+
+
 def gateway(root, process=None, sockets=(1111, 2222), files=None):
     (root / "proc/net").mkdir(parents=True)
     (root / "proc/net/udp").write_text(UDP)
@@ -148,9 +155,7 @@ def test_racoon_gateway(monkeypatch, capsys, fake_root):
     result = run_module(monkeypatch, capsys, ike_info.main, {"fingerprint_salt": SALT}, [
         call(["racoon", "-V"], "@(#)ipsec-tools 0.8.2 (http://ipsec-tools.sourceforge.net)\n"),
         call(["ip", "-o", "addr", "show"], "2: eth1    inet 192.1.2.45/24 scope global eth1\n"),
-        call(["racoonctl", "-ll", "show-sa", "isakmp"],
-             "Source                                        Destination                                   Cookies                           ST S  V E Created             Phase2\n"
-             "192.1.2.45.500                                192.1.2.23.500                                359f8de96b03a305:5a864a2a495c5835  9 I 10 A 2014-06-02 15:37:52      1\n"),
+        call(["racoonctl", "-ll", "show-sa", "isakmp"], ISAKMP_LL),
         call(["racoonctl", "show-sa", "esp"], fixture_text("racoon/setkey_D_netbsd_racoon.txt")),
         call(["setkey", "-DP"], fixture_text("racoon/setkey_DP_netbsd_racoon.txt")),
     ])

@@ -35,7 +35,9 @@ def test_files_window_and_classification(monkeypatch, capsys, fake_root):
     recent = "".join("%s %s" % (stamp(30), line.split(" ", 3)[3] + "\n")
                      for line in fixture_text("logs/sw-sw_psk-leftinit_right_charon.log").splitlines())
     (fake_root / "var/log/charon.log").write_text(old + recent)
-    (fake_root / "var/log/syslog").write_text("%s gw kernel: [1.0] eth0 up\n%s gw pluto[7]: \"site\" #1: IKE SA authentication request rejected by peer: AUTHENTICATION_FAILED\n" % (stamp(20), stamp(20)))
+    syslog = ("%s gw kernel: [1.0] eth0 up\n"
+              '%s gw pluto[7]: "site" #1: IKE SA authentication request rejected by peer: AUTHENTICATION_FAILED\n')
+    (fake_root / "var/log/syslog").write_text(syslog % (stamp(20), stamp(20)))
     result = run_module(monkeypatch, capsys, log_info.main, {"since": "10m", "journal": "never"}, [])
     assert result["changed"] is False and result["errors"] == []
     assert result["sources"] == ["/var/log/syslog", "/var/log/charon.log"]
