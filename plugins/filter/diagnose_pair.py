@@ -52,7 +52,6 @@ seealso:
     plugin_type: filter
   - plugin: netdoctor.ipsec.diagnosis_report
     plugin_type: filter
-  - role: netdoctor.ipsec.diagnose
 author:
   - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """

@@ -34,7 +34,6 @@ options:
 seealso:
   - plugin: netdoctor.ipsec.fleet_report
     plugin_type: filter
-  - role: netdoctor.ipsec.diagnose
 author:
   - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """

@@ -31,8 +31,6 @@ options:
     description: Protected subnets behind the peer from the inventory.
     type: list
     elements: str
-seealso:
-  - role: netdoctor.ipsec.diagnose
 author:
   - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """

@@ -26,7 +26,10 @@ options:
     type: raw
     required: true
   a_addresses:
-    description: Side A's own addresses, to tell the direction of SAs whose RV(netdoctor.ipsec.xfrm_info#module:xfrm.states[].direction) is unknown (taken from the result's C(local_addresses) when the whole result is given).
+    description:
+      - Side A's own addresses, to tell the direction of SAs whose
+        RV(netdoctor.ipsec.xfrm_info#module:xfrm.states[].direction) is unknown (taken from the result's
+        C(local_addresses) when the whole result is given).
     type: list
     elements: str
   b_addresses:

@@ -28,8 +28,6 @@ options:
     description: The inventory's C(hostvars).
     type: raw
     required: true
-seealso:
-  - role: netdoctor.ipsec.diagnose
 author:
   - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """

@@ -13,7 +13,7 @@ short_description: Write report files on the controller in one task
 version_added: 0.1.0
 description:
   - Writes several text files on the controller (where C(ansible-playbook) runs), whatever the task's host, in one
-    step - the reports of the M(netdoctor.ipsec.diagnose) role (the terminal summary, Markdown, HTML, JSON and the
+    step - the reports of the C(netdoctor.ipsec.diagnose) role (the terminal summary, Markdown, HTML, JSON and the
     side records) without one C(copy) per file.
   - Creates the folders it needs (mode 0755). Writes a file only when its content changed, atomically (a temporary
     file renamed over the old one), with the given mode.
@@ -24,7 +24,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - In check mode nothing is written; RV(changed) says what would change.
+      - In check mode nothing is written; RV(written) says what would change.
   diff_mode:
     support: none
   action:
@@ -49,8 +49,6 @@ options:
         description: File mode, as an octal string.
         type: str
         default: "0644"
-seealso:
-  - role: netdoctor.ipsec.diagnose
 author:
   - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """

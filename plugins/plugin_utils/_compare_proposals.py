@@ -178,7 +178,8 @@ def compare_proposals(
             return result
         if best is None or len(pair["failing"]) < best[0]:
             best = (len(pair["failing"]), ia, ib, pair)
-    assert best is not None
+    if best is None:  # unreachable: both lists are non-empty here
+        raise ValueError("no proposal pair to compare")
     _count, ia, ib, pair = best
     types = []
     odd_votes = set()

@@ -23,7 +23,7 @@ from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import _firewall_c
 
 
 def _subnets(tunnel: t.Any, name: str, key: str) -> list[str]:
-    return [str(ts).split("[")[0] for child in tunnel.children(name) for ts in child[key] if str(ts) != "dynamic"]
+    return [str(ts).split("[", maxsplit=1)[0] for child in tunnel.children(name) for ts in child[key] if str(ts) != "dynamic"]
 
 
 def evaluate(tunnel: t.Any, name: str) -> dict[str, t.Any]:
@@ -130,7 +130,8 @@ def fix_for(host: str, item: dict[str, t.Any], subnets: t.Sequence[str] = ()) ->
     if str(ref.get("backend")) == "nftables":
         if ref.get("kind") == "policy":
             return f"on {host}: accept the packet in {ref.get('family')} {ref.get('table')} {ref.get('chain')} (its policy is {ref.get('policy')})"
-        return f"on {host}: `nft delete rule {ref.get('family')} {ref.get('table')} {ref.get('chain')} handle {ref.get('handle')}` or accept the packet before it"
+        where = f"{ref.get('family')} {ref.get('table')} {ref.get('chain')}"
+        return f"on {host}: `nft delete rule {where} handle {ref.get('handle')}` or accept the packet before it"
     accept = f"`{_iptables(ref)} -I {chain} -s {packet.get('src')} -d {packet.get('dst')}{proto}{port}{ipsec} -j ACCEPT`"
     if ref.get("kind") == "policy":
         return f"on {host}: the {chain} policy is {str(ref.get('policy')).upper()}: insert {accept}"

@@ -88,7 +88,7 @@ def _routes_subnets(ctx: t.Any, name: str) -> bool:
     endpoint = ctx.tunnel.endpoint[name]
     for child in ctx.tunnel.children(name):
         for ts in child["local_ts"]:
-            text = str(ts).split("[")[0]
+            text = str(ts).split("[", maxsplit=1)[0]
             if text not in ("dynamic", f"{endpoint}/32", endpoint, f"{endpoint}/128"):
                 return True
     return False

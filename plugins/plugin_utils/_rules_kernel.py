@@ -120,7 +120,9 @@ def _trunc_fix(ctx: t.Any, name: str) -> str:
     daemon = ctx.daemon(name)
     host = ctx.host(name)
     if daemon == "libreswan":
-        return f"on {host}: sha2-truncbug=no in conn {(ctx.conn(name) or {}).get('name') or '<conn>'} ({_fixes.where(ctx.side(name), ctx.conn(name), 'esp_proposals')}); {_fixes.reload_hint(ctx.side(name))}"
+        conn = (ctx.conn(name) or {}).get("name") or "<conn>"
+        where = _fixes.where(ctx.side(name), ctx.conn(name), "esp_proposals")
+        return f"on {host}: sha2-truncbug=no in conn {conn} ({where}); {_fixes.reload_hint(ctx.side(name))}"
     if daemon == "strongswan":
         child = (ctx.tunnel.children(name) or [None])[0]
         return (f"on {host}: use sha256 instead of sha256_96 in {_fixes.where(ctx.side(name), ctx.conn(name), 'esp_proposals', child)} "
@@ -178,7 +180,7 @@ def truncation(ctx: t.Any) -> dict[str, t.Any]:
 # --- P2.POLICY ------------------------------------------------------------------------------------
 
 def _net(text: t.Any) -> str | None:
-    return _addr.normalize_network(str(text).split("[")[0]) if text else None
+    return _addr.normalize_network(str(text).split("[", maxsplit=1)[0]) if text else None
 
 
 def _covers(outer: str | None, inner: str | None) -> bool:
@@ -293,8 +295,8 @@ def route(ctx: t.Any) -> dict[str, t.Any]:
         host = ctx.host(name)
         for item in _fw_checks.check_problems(ctx, name, "route"):
             if item["status"] == "fail":
-                destination = next((str(ts).split("[")[0] for child in ctx.tunnel.children(name) for ts in child["remote_ts"]
-                                    if str(ts).split("[")[0] in item["text"]), None)
+                destination = next((str(ts).split("[", maxsplit=1)[0] for child in ctx.tunnel.children(name) for ts in child["remote_ts"]
+                                    if str(ts).split("[", maxsplit=1)[0] in item["text"]), None)
                 item = {**item, "fix": _route_fix(ctx, name, destination or "<remote subnet>")}
             problems.append(item)
         if not problems:

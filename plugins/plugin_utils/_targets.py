@@ -24,7 +24,7 @@ WILDCARDS = {"%any", "%any4", "%any6", "0.0.0.0", "::", "%defaultroute", "%defau
 def _subnets(values: t.Iterable[t.Any]) -> list[str]:
     found = []
     for value in values or []:
-        text = str(value).split("[")[0]
+        text = str(value).split("[", maxsplit=1)[0]
         if _addr.normalize_network(text):
             found.append(_addr.normalize_network(text))
     return list(dict.fromkeys(found))

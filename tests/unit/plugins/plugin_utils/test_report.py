@@ -11,7 +11,6 @@ import json
 import re
 
 import pytest
-import yaml
 
 from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import (
     _report_fleet,
@@ -21,7 +20,6 @@ from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import (
     _report_svg,
     _report_terminal,
 )
-from ansible_collections.netdoctor.ipsec.tests.unit.cases import load_cases
 from ansible_collections.netdoctor.ipsec.tests.unit.plugins.plugin_utils import rulecases
 
 SCENARIOS = {
