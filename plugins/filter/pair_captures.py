@@ -88,8 +88,10 @@ _value:
       description:
         - "Paired mode: per direction and flow: {kind (ike, esp, clear, icmp), from, to, spi (ESP),
           message (IKE: request or response), sent, received, lost (sent while the receiver was capturing
-          but never seen there), not_watched (sent outside the receiver's window), first_sent, last_sent,
-          verdict (delivered, sent_not_received, partly_lost, not_watched, none_sent)}."
+          but never seen there), not_watched (sent outside the receiver's window, or after the end of its
+          capped event list), first_sent, last_sent, verdict (delivered - everything the receiver watched
+          arrived, sent_not_received, partly_lost, not_watched, none_sent)}."
+        - Traffic on inner interfaces (clear text bucket C(inner)) is not paired between the gateways.
         - "One-sided mode: {kind, side, direction (sent or received), spi, message, packets, first, last}."
       type: list
       elements: dict

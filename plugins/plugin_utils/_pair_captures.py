@@ -39,12 +39,27 @@ def _window(capture: dict[str, t.Any], summary: dict[str, t.Any]) -> tuple[float
     return summary.get("first_time"), summary.get("last_time")
 
 
+def _watched(capture: dict[str, t.Any], summary: dict[str, t.Any]) -> tuple[float | None, float | None]:
+    """The part of a side's window its event list covers (the list is capped: after its last event
+    nothing can be said about what arrived)."""
+    start, end = _window(capture, summary)
+    events = summary.get("events") or []
+    if summary.get("events_dropped") and events:
+        last = max(event["t"] for event in events)
+        end = last if end is None else min(end, last)
+    return start, end
+
+
+def _crossing(events: list[Event], direction: str) -> list[Event]:
+    """Events of one direction that travel between the gateways (not traffic on inner interfaces)."""
+    return [e for e in events if e.get("dir") == direction and e.get("bucket") != "inner"]
+
+
 def _occurrences(events: list[Event], direction: str) -> dict[str, list[Event]]:
     """id -> events in time order, for one direction."""
     table: dict[str, list[Event]] = {}
-    for event in sorted(events, key=lambda e: e["t"]):
-        if event.get("dir") == direction:
-            table.setdefault(event["id"], []).append(event)
+    for event in sorted(_crossing(events, direction), key=lambda e: e["t"]):
+        table.setdefault(event["id"], []).append(event)
     return table
 
 
@@ -149,12 +164,10 @@ def _ike_answers(messages: list[dict[str, t.Any]]) -> dict[str, int]:
 def _verdict(flow: dict[str, t.Any]) -> str:
     if flow["sent"] == 0:
         return "none_sent"
-    if flow["received"] == flow["sent"]:
+    if flow["received"] and not flow["lost"]:
         return "delivered"
-    if flow["received"] == 0 and flow["lost"]:
-        return "sent_not_received"
     if flow["lost"]:
-        return "partly_lost"
+        return "partly_lost" if flow["received"] else "sent_not_received"
     return "not_watched"
 
 
@@ -271,13 +284,13 @@ def pair_captures(side_a: t.Any, side_b: t.Any = None, names: tuple[str, str] = 
         }
     summary_b = _summary(side_b, b)
     events_a, events_b = summary_a["events"], summary_b["events"]
-    pairs_ab = _match([e for e in events_a if e.get("dir") == "out"], _occurrences(events_b, "in"))
-    pairs_ba = _match([e for e in events_b if e.get("dir") == "out"], _occurrences(events_a, "in"))
+    pairs_ab = _match(_crossing(events_a, "out"), _occurrences(events_b, "in"))
+    pairs_ba = _match(_crossing(events_b, "out"), _occurrences(events_a, "in"))
     offset = clock_offset([p for p in pairs_ab if p[1]], [p for p in pairs_ba if p[1]])
     seconds = offset["seconds"]
     window_a, window_b = _window(side_a, summary_a), _window(side_b, summary_b)
-    flows_ab = _direction_flows(a, b, pairs_ab, window_b, seconds)
-    flows_ba = _direction_flows(b, a, pairs_ba, window_a, -seconds)
+    flows_ab = _direction_flows(a, b, pairs_ab, _watched(side_b, summary_b), seconds)
+    flows_ba = _direction_flows(b, a, pairs_ba, _watched(side_a, summary_a), -seconds)
     flows = list(flows_ab.values()) + list(flows_ba.values())
     for flow in flows:
         flow["verdict"] = _verdict(flow)
