@@ -4,7 +4,8 @@
 """The capture module on the UML lab with real kernel ESP, through Ansible on both gateways at once.
 
 Tunnels: a healthy, b with fw-esp (the right gateway's INPUT drops ESP, applied here after the
-healthy baseline), c with the left gateway behind the router's NAT (ESP in UDP). Shows: the paired
+healthy baseline), c with the left gateway behind the router's NAT (ESP in UDP), d with trunc (the
+right gateway expects 96-bit HMAC-SHA-256 ICVs, the left sends 128: the kernel drops and counts). Shows: the paired
 timeline per ESP SPI (fw-esp: ESP leaves A and arrives at B, B sends none back), the probe's
 symptoms, the decapsulated copies not taken for leaks, how far apart the two captures start
 (measured from an ESP stream seen on both sides), and a killed run leaving nothing behind.
@@ -22,13 +23,14 @@ import pytest
 import capture_lab as cl
 from ansible_collections.netdoctor.ipsec.plugins.plugin_utils._pair_captures import pair_captures
 
-HOSTS = ["a_left", "a_right", "b_left", "b_right", "c_left", "c_right"]
+HOSTS = [f"{t}_{side}" for t in "abcd" for side in ("left", "right")]
 FIGURES = {}
 
 
 @pytest.fixture(scope="module")
 def lab():
-    lab = cl.lab_or_skip([{"name": "healthy"}, {"name": "fw-esp applied by the test"}, {"fault": "nat-t"}])
+    lab = cl.lab_or_skip([{"name": "healthy"}, {"name": "fw-esp applied by the test"}, {"fault": "nat-t"},
+                          {"fault": "trunc"}])
     assert lab.exec("b_right", ["iptables-legacy", "-A", "INPUT", "-i", "wan0", "-p", "esp", "-j", "DROP"]).ok
     yield lab
     lab.down()
@@ -38,7 +40,7 @@ def lab():
 def captured(lab, tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("esp")
     start = time.time() + cl.ARRIVAL_MARGIN
-    proc = cl.start_playbook(lab, "tunnel_a:tunnel_b:tunnel_c", start, 12, out_dir)
+    proc = cl.start_playbook(lab, "tunnel_a:tunnel_b:tunnel_c:tunnel_d", start, 12, out_dir)
     # an ESP stream through tunnel a across the window start: the skew is measured on it
     stream = cl.at(start - 2, lambda: lab.exec("a_left_host", ["ping", "-q", "-i", "0.01", "-c", "600", "10.1.2.10"],
                                                 timeout=60))
@@ -85,6 +87,16 @@ def test_nat_t_esp_in_udp(captured):
     for side in (captured["c_left"], captured["c_right"]):
         assert {e["encapsulation"] for e in side["summary"]["esp"]} == {"udp"}
     assert [r["status"] for r in captured["c_left"]["probe"]["results"]] == ["ok", "ok", "connected"]
+
+
+def test_trunc_the_kernel_counts_what_it_drops(captured):
+    left, right = captured["d_left"], captured["d_right"]
+    assert [(r["type"], r["status"]) for r in left["probe"]["results"]] == [("icmp", "no_reply"), ("icmp", "no_reply"), ("tcp", "timeout")]
+    result = paired(captured, "d")
+    assert [(e["from"], e["verdict"], e["answered"]) for e in result["esp"]] == [("left", "delivered", False)]
+    delta = right["xfrm_stat"]["delta"]
+    assert delta.get("XfrmInStateProtoError", 0) >= result["esp"][0]["received"], delta
+    assert left["xfrm_stat"]["delta"].get("XfrmInStateProtoError", 0) == 0
 
 
 def test_both_captures_start_together(captured):

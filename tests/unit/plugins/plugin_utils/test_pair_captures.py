@@ -118,3 +118,22 @@ def test_filter_names_sides_and_rejects_bad_input():
         pair_filter(a, b, names=["only"])
     with pytest.raises(AnsibleFilterError, match="expected the capture module result"):
         pair_filter("text", b)
+
+
+def test_a_capped_event_list_is_not_taken_for_loss():
+    def lab_side(label, peer, local, remote, **limits):
+        context = {"peer_addresses": [peer], "local_subnets": [local], "remote_subnets": [remote]}
+        context.update(limits)
+        return _capture_summary.summarize_files(
+            [(os.path.join(FIXTURES, "pcap", f"lab-healthy-{label}.pcap"), "wan0")], context)
+
+    a = lab_side("a", "203.0.113.6", "10.1.1.0/24", "10.1.2.0/24")
+    b = lab_side("b", "203.0.113.1", "10.1.2.0/24", "10.1.1.0/24", max_events=8)
+    assert b["events_dropped"] > 0
+    result = pair_captures(a, b)
+    forward = [e for e in result["esp"] if e["from"] == "a"][0]
+    assert forward["lost"] == 0 and forward["not_watched"] > 0 and forward["received"] > 0
+    assert forward["verdict"] == "delivered"
+    full = pair_captures(a, lab_side("b", "203.0.113.1", "10.1.2.0/24", "10.1.1.0/24"))
+    assert [e["verdict"] for e in full["esp"]] == ["delivered", "delivered"]
+    assert all(e["not_watched"] == 0 and e["sent"] == e["received"] for e in full["esp"])
