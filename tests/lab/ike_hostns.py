@@ -216,10 +216,19 @@ class IkePair:
 
     def terminate(self) -> None:
         for side in NS:
-            self.exec(side, self.daemon(side).terminate_argv(self.settings[side]), timeout=20)
+            conn = self.settings[side].conn
+            if self.kinds[side] == "strongswan":
+                argv = ["swanctl", "--terminate", "--ike", conn, "--timeout", "5"]
+            else:
+                argv = ["ipsec", "auto", "--down", conn]
+            self.exec(side, argv, timeout=20)
 
     def initiate(self, side: str = "left", wait: float = 8.0) -> subprocess.CompletedProcess:
-        argv = self.daemon(side).initiate_argv(self.settings[side], int(wait), True)
+        conn = self.settings[side].conn
+        if self.kinds[side] == "strongswan":
+            argv = ["swanctl", "--initiate", "--child", conn, "--timeout", str(int(wait))]
+        else:
+            argv = ["ipsec", "whack", "--name", conn, "--initiate", "--asynchronous"]
         result = self.exec(side, argv, timeout=wait + 20)
         if self.kinds[side] == "libreswan":
             time.sleep(wait)
