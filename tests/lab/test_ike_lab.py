@@ -85,22 +85,42 @@ def lab():
     the_lab = Lab(cfg)
     state = the_lab.up([TunnelSpec.from_dict(entry) for entry in entries])
     try:
-        ike, ike_out = _ansible(cfg, "ike_info", f"fingerprint_salt={SALT}", verbose=True)
-        logs, log_out = _ansible(cfg, "log_info", "since=30m", verbose=True)
         tunnels = []
         for letter, entry in zip(sorted(state["tunnels"]), entries):
             spec = {"left": "strongswan", "right": "strongswan", "fault_side": "right", **entry}
             tunnels.append({"letter": letter, "name": entry["name"], "spec": spec, "result": state["tunnels"][letter],
                             "settings": state["settings"][letter]})
-        truth = {}
-        for t in tunnels:
-            for side in ("left", "right"):
-                host = f"{t['letter']}_{side}"
-                truth[host] = _daemon_truth(the_lab, host, t["spec"][side])
-        yield {"cfg": cfg, "state": state, "tunnels": tunnels, "ike": ike, "logs": logs, "truth": truth,
+        # SAs come and go (an IKEv1 attempt retransmits, then is destroyed): the daemons' own view is read
+        # just before and just after ike_info, and ike_info must agree with one of the two.
+        before = _all_truth(the_lab, tunnels)
+        ike, ike_out = _ansible(cfg, "ike_info", f"fingerprint_salt={SALT}", verbose=True)
+        after = _all_truth(the_lab, tunnels)
+        logs, log_out = _ansible(cfg, "log_info", "since=30m", verbose=True)
+        if os.environ.get("ND_IKE_RECORD"):
+            _record(the_lab, tunnels, Path(os.environ["ND_IKE_RECORD"]))
+        yield {"cfg": cfg, "state": state, "tunnels": tunnels, "ike": ike, "logs": logs, "truth": (before, after),
                "verbose": ike_out + log_out}
     finally:
         the_lab.down()
+
+
+def _record(the_lab, tunnels: list[dict], out: Path) -> None:
+    """Keep the daemons' outputs and logs of this run (to refresh unit-test fixtures)."""
+    commands = {"strongswan": [["swanctl", "--list-sas"], ["swanctl", "--list-sas", "--raw"], ["swanctl", "--list-conns"]],
+                "libreswan": [["ipsec", "whack", "--status"], ["ipsec", "whack", "--trafficstatus"]]}
+    out.mkdir(parents=True, exist_ok=True)
+    for t in tunnels:
+        for side in ("left", "right"):
+            host = f"{t['letter']}_{side}"
+            daemon = t["spec"][side]
+            for argv in commands[daemon] + [["cat", "/var/log/" + ("charon.log" if daemon == "strongswan" else "pluto.log")]]:
+                name = f"{t['name']}_{side}_{'_'.join(a.strip('-') for a in argv[1:]).replace('/', '_')}.txt"
+                (out / name).write_text(the_lab.exec(host, argv).out)
+
+
+def _all_truth(the_lab, tunnels: list[dict]) -> dict[str, dict]:
+    return {f"{t['letter']}_{side}": _daemon_truth(the_lab, f"{t['letter']}_{side}", t["spec"][side])
+            for t in tunnels for side in ("left", "right")}
 
 
 def _daemon_truth(the_lab, host: str, daemon: str) -> dict:
@@ -152,45 +172,66 @@ def test_daemon_version_running_listening(lab):
 
 
 def test_connections_agree_with_the_daemon_and_the_lab_settings(lab):
+    problems = []
     for t in lab["tunnels"]:
         for side in ("left", "right"):
             host = _host(t, side)
             ike = lab["ike"][host]["ike"]
             settings = t["settings"][side]
             loaded = {c["name"] for c in ike["connections"] if c["loaded"]}
-            assert loaded == lab["truth"][host]["conn_names"], host
+            if loaded != lab["truth"][0][host]["conn_names"]:
+                problems.append((host, "loaded", loaded, lab["truth"][0][host]["conn_names"]))
             (conn,) = [c for c in ike["connections"] if c["name"] == settings["conn"]]
-            assert conn["ike_version"] == settings["ike_version"], host
-            assert conn["local_ts"] == [settings["local_ts"]] and conn["remote_ts"] == [settings["remote_ts"]], host
-            assert conn["local_id"].lstrip("@") == settings["local_id"] and conn["remote_id"].lstrip("@") == settings["remote_id"], host
-            assert conn["remote_addrs"] == [settings["remote_addr"]], host
-            assert conn["local_auth"] == "psk" and conn["sha256_96"] == bool(settings["sha256_96"]), host
-            assert conn["ike_proposals"] and conn["esp_proposals"], host
+            checks = {
+                "ike_version": (conn["ike_version"], settings["ike_version"]),
+                "local_ts": (conn["local_ts"], [settings["local_ts"]]),
+                "remote_ts": (conn["remote_ts"], [settings["remote_ts"]]),
+                "local_id": (conn["local_id"].lstrip("@"), settings["local_id"]),
+                "remote_id": (conn["remote_id"].lstrip("@"), settings["remote_id"]),
+                "remote_addrs": (conn["remote_addrs"], [settings["remote_addr"]]),
+                "local_auth": (conn["local_auth"], "psk"),
+                "sha256_96": (conn["sha256_96"], bool(settings["sha256_96"])),
+                "proposals known": (bool(conn["ike_proposals"] and conn["esp_proposals"]), True),
+            }
             if ike["daemon"] == "strongswan":
-                assert conn["ike_proposals_text"] == settings["ike"], host
-                assert conn["children"][0]["esp_proposals_text"] == settings["esp"], host
+                checks["ike text"] = (conn["ike_proposals_text"], settings["ike"])
+                checks["esp text"] = (conn["children"][0]["esp_proposals_text"], settings["esp"])
+            problems += [(host, key, got, want) for key, (got, want) in checks.items() if got != want]
+    assert problems == []
+
+
+def _agrees(mine, truths):
+    return any(mine == truth for truth in truths)
 
 
 def test_sas_agree_with_the_daemon_and_the_kernel(lab):
+    problems = []
     for t in lab["tunnels"]:
         for side in ("left", "right"):
             host = _host(t, side)
             ike = lab["ike"][host]["ike"]
-            truth = lab["truth"][host]
+            truths = [snapshot[host] for snapshot in lab["truth"]]
             children = [c for sa in ike["sas"] for c in sa["children"]]
             if ike["daemon"] == "strongswan":
-                assert {(sa["state"], sa["spi_i"][2:], sa["spi_r"][2:]) for sa in ike["sas"]} == truth["ike"], host
-                assert {(c["state"], c["spi_in"][2:], c["spi_out"][2:]) for c in children} == truth["children"], host
+                mine = {(sa["state"], sa["spi_i"][2:], sa["spi_r"][2:]) for sa in ike["sas"]}
+                if not _agrees(mine, [truth["ike"] for truth in truths]):
+                    problems.append((host, "IKE SAs", mine, [truth["ike"] for truth in truths]))
+                mine = {(c["state"], c["spi_in"][2:], c["spi_out"][2:]) for c in children}
+                if not _agrees(mine, [truth["children"] for truth in truths]):
+                    problems.append((host, "child SAs", mine, [truth["children"] for truth in truths]))
             else:
                 mine = {(sa["uniqueid"], sa["state"]) for sa in ike["sas"] if sa["state"] != "UNKNOWN"}
                 mine |= {(c["uniqueid"], c["state"]) for c in children}
-                assert mine == truth["states"], host
+                if not _agrees(mine, [truth["states"] for truth in truths]):
+                    problems.append((host, "states", mine, [truth["states"] for truth in truths]))
                 for child in children:
-                    if child["uniqueid"] in truth["traffic"]:
-                        assert (child["bytes_in"], child["bytes_out"]) == truth["traffic"][child["uniqueid"]], host
+                    traffic = [truth["traffic"].get(child["uniqueid"]) for truth in truths]
+                    if (child["bytes_in"], child["bytes_out"]) not in traffic:
+                        problems.append((host, "traffic", child["uniqueid"], (child["bytes_in"], child["bytes_out"]), traffic))
             for child in children:
-                if child["installed"]:
-                    assert {child["spi_in"], child["spi_out"]} <= truth["kernel_spis"], host
+                if child["installed"] and not {child["spi_in"], child["spi_out"]} <= truths[0]["kernel_spis"]:
+                    problems.append((host, "kernel SPIs", child["spi_in"], child["spi_out"], truths[0]["kernel_spis"]))
+    assert problems == []
 
 
 def test_sa_state_matches_the_lab_observation(lab):
@@ -219,23 +260,30 @@ def test_psk_fingerprints_equal_when_healthy_and_differ_under_the_psk_fault(lab)
 
 
 def test_logs_are_classified_on_both_sides(lab):
+    problems = []
     for t in lab["tunnels"]:
         name = t["name"]
         for role, side in _sides(t).items():
             result = lab["logs"][_host(t, side)]
-            assert result.get("failed") is not True, (name, result)
-            entries = result["entries"]
-            assert entries, (name, role, "no log lines read")
+            entries = result.get("entries") or []
+            if result.get("failed") or not entries:
+                problems.append((name, role, "no log entries", result.get("msg")))
+                continue
             got = {(e["code"], e["view"]) for e in entries}
             if name.endswith("healthy"):
-                assert not [e for e in entries if e["code"] in FAILURES], (name, role)
-                assert ("IKE_SA_ESTABLISHED", None) in got and ("CHILD_SA_ESTABLISHED", None) in got, (name, role)
+                # retransmits happen on a busy host even when the tunnel comes up; failures must not
+                failures = [(e["code"], e["message"]) for e in entries if e["code"] in FAILURES and e["code"] != "RETRANSMIT"]
+                if failures or ("IKE_SA_ESTABLISHED", None) not in got or ("CHILD_SA_ESTABLISHED", None) not in got:
+                    problems.append((name, role, failures, sorted(got)))
                 continue
-            for expected in LOG_EXPECT[name][role]:
-                assert expected in got, (name, role, expected, sorted(got))
+            missing = [expected for expected in LOG_EXPECT[name][role] if expected not in got]
+            if missing:
+                problems.append((name, role, "missing", missing, sorted(got)))
             if TRANSFORM_EXPECT.get((name, role)):
                 local = [e for e in entries if e["code"] == "NO_PROPOSAL_CHOSEN" and e["view"] == "local"]
-                assert any(e["transform"] for e in local), (name, role, local)
+                if not any(e["transform"] for e in local):
+                    problems.append((name, role, "no transform named", [e["message"] for e in local]))
+    assert problems == []
 
 
 def test_no_secret_in_any_result_or_verbose_output(lab):
