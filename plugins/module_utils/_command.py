@@ -17,8 +17,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import fcntl
 import os
+import struct
 import subprocess
+import termios
 
 C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
 SBIN_DIRS = ["/sbin", "/usr/sbin", "/usr/local/sbin", "/usr/libexec/ipsec", "/usr/lib/ipsec"]
@@ -40,6 +43,44 @@ class ToolMissing(CommandError):
 
 def _command_line(argv):
     return " ".join(argv)
+
+
+def _pending_bytes(pipe):
+    """Bytes waiting in a pipe (0 when closed or unknown)."""
+    try:
+        return struct.unpack("i", fcntl.ioctl(pipe.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
+    except (IOError, OSError, ValueError):
+        return 0
+
+
+def guard_unread_output(process):
+    """Keep AnsibleModule.run_command from dropping output (ansible/ansible#51393).
+
+    Its read loop ends when select() timed out and the process has exited meanwhile, so what the
+    process wrote between the two is lost (rc 0, empty stdout). That happens on loaded gateways
+    (seen on the UML lab: about one command in a hundred). Used as ``before_communicate_callback``:
+    while a pipe still holds unread bytes, ``poll()`` reports the process as running, so the loop
+    reads them first. A pipe at EOF or held open by a grandchild holds no bytes: no new waits.
+    """
+    real_poll = process.poll
+    pipes = [pipe for pipe in (process.stdout, process.stderr) if pipe is not None]
+
+    def poll():
+        status = real_poll()
+        if status is not None and any(_pending_bytes(pipe) for pipe in pipes):
+            return None
+        return status
+
+    process.poll = poll
+
+
+def _is_ansible_module(module):
+    """Only the real AnsibleModule.run_command takes the callback (test doubles may not)."""
+    try:
+        from ansible.module_utils.basic import AnsibleModule
+    except ImportError:
+        return False
+    return isinstance(module, AnsibleModule)
 
 
 class CommandRunner(object):
@@ -71,7 +112,8 @@ class CommandRunner(object):
         shown = _command_line([tool] + list(args))
         if path is None:
             raise ToolMissing("'%s' is not installed on this host (looked in PATH and %s)" % (tool, ":".join(SBIN_DIRS)))
-        rc, out, err = self._module.run_command([path] + list(args), data=data, environ_update=C_LOCALE)
+        extra = {"before_communicate_callback": guard_unread_output} if _is_ansible_module(self._module) else {}
+        rc, out, err = self._module.run_command([path] + list(args), data=data, environ_update=C_LOCALE, **extra)
         if check_rc and rc != 0:
             detail = (err or out or "").strip() or "no output"
             raise CommandError("'%s' failed with rc=%d: %s" % (shown, rc, detail), rc=rc, stdout=out, stderr=err)
