@@ -41,7 +41,7 @@ def main(rights: list[str]) -> int:
         up_seconds = round(time.monotonic() - started, 1)
         try:
             out = RESULTS / f"diagnose_accuracy-{right}"
-            run = diagnose_lab.run_playbook(lab_dir, out, extra={"ipsec_capture_lead": 20, "ipsec_probe_tcp_port": 7})
+            run = diagnose_lab.run_in_batches(lab_dir, out, len(specs), extra={"ipsec_capture_lead": 6, "ipsec_probe_tcp_port": 7})
             rows = diagnose_lab.confusion(lab_dir, out / "reports", specs)
         finally:
             if owned:

@@ -293,11 +293,15 @@ def route(ctx: t.Any) -> dict[str, t.Any]:
     problems = []
     for name in ctx.managed():
         host = ctx.host(name)
+        installs_routes = ctx.daemon(name) in ("strongswan", "libreswan") and not ctx.tunnel.child_installed(name)
         for item in _fw_checks.check_problems(ctx, name, "route"):
             if item["status"] == "fail":
                 destination = next((str(ts).split("[", maxsplit=1)[0] for child in ctx.tunnel.children(name) for ts in child["remote_ts"]
                                     if str(ts).split("[", maxsplit=1)[0] in item["text"]), None)
                 item = {**item, "fix": _route_fix(ctx, name, destination or "<remote subnet>")}
+                if installs_routes:
+                    # strongSwan and libreswan install this route together with the CHILD_SA.
+                    item = {**item, "symptom": True, "text": item["text"] + " (no CHILD_SA: the daemon installs the route with it)"}
             problems.append(item)
         if not problems:
             problems.append(F.problem("unknown", name, f"{host}: no route lookup"))

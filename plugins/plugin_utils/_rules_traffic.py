@@ -63,7 +63,10 @@ def esp_out(ctx: t.Any) -> dict[str, t.Any]:
             problems.append(F.problem("fail", name, f"{host} sent {leaked} packets between the protected subnets IN CLEAR on the "
                                       "interface facing the peer: they bypass IPsec", "see the earlier failing checks (NAT exemption, policies)",
                                       symptom=True))
-        if name in probes and not sent:
+        if name in probes and not sent and _icmp_ok(probes[name]):
+            problems.append(F.problem("pass", name, f"{host}: the probe was answered although the capture saw no ESP leave "
+                                      "(the capture started late or dropped packets)"))
+        elif name in probes and not sent:
             reasons = _counter_text(delta, OUT_COUNTERS)
             problems.append(F.problem("fail", name, f"{host}: the probe ran but no ESP left toward the peer"
                                       + (f" ({'; '.join(reasons)})" if reasons else ""), "see the earlier failing checks", symptom=True))
@@ -123,8 +126,13 @@ def esp_oneway(ctx: t.Any) -> dict[str, t.Any]:
         reasons = _counter_text(delta, IN_COUNTERS)
         why = f" ({'; '.join(reasons)})" if reasons else ""
         if not received:
-            problems.append(F.problem("fail", "both", f"{s_host} sent {sent} ESP packets; {r_host} captured none: lost between the "
-                                      "gateways", "check the path (and any filter or NAT between them) for ESP", symptom=True))
+            probe = _traffic.probe_of(ctx.side(sender))
+            if probe and _icmp_ok(probe):
+                problems.append(F.problem("pass", "both", f"{s_host} sent {sent} ESP packets and its probe was answered; "
+                                          f"{r_host}'s capture saw none (it started late or dropped packets)"))
+            else:
+                problems.append(F.problem("fail", "both", f"{s_host} sent {sent} ESP packets; {r_host} captured none: lost between "
+                                          "the gateways", "check the path (and any filter or NAT between them) for ESP", symptom=True))
             continue
         replied = _traffic.esp_packets(ctx.side(receiver), "out")
         if reasons and any(k in delta for k in IN_COUNTERS[:7]):
