@@ -16,6 +16,9 @@ from ansible_collections.netdoctor.ipsec.plugins.module_utils import _xfrm_netli
 from ansible_collections.netdoctor.ipsec.tests.unit.cases import fixture_text
 
 RECORDINGS = [
+    ("lab_%s_netlink_state.hex" % gw, "lab_%s_ip_ss_state.txt" % gw, "lab_%s_netlink_policy.hex" % gw, "lab_%s_ip_ss_policy.txt" % gw)
+    for gw in ("a_left", "b_right", "c_left", "c_right")
+] + [
     ("uml_manual_netlink_state.hex", "uml_manual_ip_ss_state.txt", "uml_manual_netlink_policy.hex", "uml_manual_ip_ss_policy.txt"),
     ("uml_traffic_gw_a_netlink_state.hex", "uml_traffic_gw_a_ip_ss_state.txt",
      "uml_traffic_gw_a_netlink_policy.hex", "uml_traffic_gw_a_ip_ss_policy.txt"),
@@ -45,7 +48,7 @@ def interface_name(index):
 
 @pytest.mark.parametrize("state_hex, state_text, policy_hex, policy_text", RECORDINGS)
 def test_netlink_and_text_give_the_same_records(state_hex, state_text, policy_hex, policy_text):
-    options = _xfrm_record.RecordOptions("salt", include_keys=True, local_addresses=["198.51.100.1"])
+    options = _xfrm_record.RecordOptions("salt", include_keys=True, local_addresses=["198.51.100.1", "203.0.113.1"])
     warnings = []
     from_netlink = [_xfrm_record.finish_state(_xfrm_netlink.decode_state(body, interface_name), options, warnings.append)
                     for body in payloads(state_hex)]
