@@ -155,3 +155,18 @@ def test_missing_xfrm_stat_is_a_warning(monkeypatch, capsys):
     result = run_module(monkeypatch, capsys, xfrm_info.main, {"gather": ["stat"]})
     assert result["xfrm"]["stat"] is None
     assert any("kernel keeps no xfrm statistics" in w for w in warning_texts(result))
+
+
+def test_return_documents_every_record_key():
+    """RETURN is the contract the diagnosis codes against: every key of a record is in it."""
+    import yaml  # pylint: disable=import-outside-toplevel
+    from ansible_collections.netdoctor.ipsec.plugins.module_utils import _xfrm_record  # pylint: disable=import-outside-toplevel
+
+    documented = yaml.safe_load(xfrm_info.RETURN)["xfrm"]["contains"]
+    states, policies = documented["states"]["contains"], documented["policies"]["contains"]
+    assert set(states) == (set(_xfrm_record.new_state()) - {"_keys"}) | {"raw_keys"}
+    assert set(policies) == set(_xfrm_record.new_policy())
+    assert set(policies["tmpls"]["contains"]) == set(_xfrm_record.new_template())
+    assert set(states["selector"]["contains"]) == set(_xfrm_record.new_selector())
+    assert set(states["lifetime"]["contains"]) == set(_xfrm_record.new_lifetime())
+    assert set(states["current"]["contains"]) == set(_xfrm_record.new_current())
