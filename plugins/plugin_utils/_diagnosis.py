@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import _context, _finding, _ladder, _pair, _rules, _side, _traffic
+from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import _context, _finding, _ladder, _pair, _rules, _side, _trace, _traffic
 
 SCHEMA = "netdoctor.ipsec/diagnosis"
 SCHEMA_VERSION = 1
@@ -153,6 +153,8 @@ def _traffic_summary(tunnel: _pair.Tunnel) -> dict[str, t.Any]:
         "probes": {name: _traffic.probe_of(tunnel.side(name)) for name in ("a", "b") if tunnel.side(name)["managed"]},
         "xfrm_stat_delta": {name: _traffic.stat_delta(tunnel.side(name)) for name in ("a", "b") if tunnel.side(name)["managed"]},
         "files": {name: list((tunnel.side(name).get("capture") or {}).get("files") or []) for name in ("a", "b")},
+        "trace": {name: [_trace.describe(packet) for packet in tunnel.side(name).get("trace") or []]
+                  for name in ("a", "b") if tunnel.side(name).get("trace")},
     }
 
 

@@ -163,6 +163,9 @@ def _traffic(diagnosis: dict[str, t.Any]) -> str:
     moved = [f"{_host(diagnosis, side)}: " + ", ".join(f"{k} +{v}" for k, v in sorted(delta.items())) for side, delta in deltas.items() if delta]
     if moved:
         parts.append(f'<p class="small">xfrm_stat counters that moved in the window: {_e("; ".join(moved))}</p>')
+    for side, paths in (traffic.get("trace") or {}).items():
+        parts.append(f'<p class="small"><strong>Traced rule path on {_e(_host(diagnosis, side))}</strong> (iptables TRACE, opt-in):<br>'
+                     + "<br>".join(_e(path) for path in paths) + "</p>")
     if not any((traffic.get("captured") or {}).values()):
         parts.append('<p class="small">No capture in this run: the ladder is empty.</p>')
     return "".join(parts)

@@ -77,6 +77,8 @@ def render(diagnosis: dict[str, t.Any]) -> str:
         if found.get("root_cause"):
             summary = "**ROOT CAUSE** " + summary
         lines.append(f"| {found['id']} | {_cell(found['title'])} | {ICONS[found['status']]} | {_host(diagnosis, found['side'])} | {_cell(summary)} |")
+    for side, paths in ((diagnosis.get("traffic") or {}).get("trace") or {}).items():
+        lines += ["", f"## Traced rule path on {_host(diagnosis, side)}", ""] + [f"- `{path}`" for path in paths]
     lines += ["", "## Evidence", ""]
     for found in diagnosis["findings"]:
         if not found["evidence"] and not found["fix"]:

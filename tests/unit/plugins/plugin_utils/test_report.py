@@ -145,3 +145,15 @@ def test_fail_query_and_threshold(fleet):
     assert "P1.PSK" not in ignored and "P2.FW_ESP" in ignored
     assert _report_fleet.failing(fleet, "length(tunnels[?status=='fail'])") == [3]
     assert _report_fleet.failing(fleet, threshold="never") == []
+
+
+def test_traced_rule_path_is_shown():
+    trace = ("[ 1.0] TRACE: raw:PREROUTING:rule:1 IN=wan0 OUT= SRC=10.1.0.1 DST=10.2.0.10 LEN=84 PROTO=ICMP ID=7\n"
+             "[ 1.0] TRACE: filter:FORWARD:policy:1 IN=wan0 OUT=lan0 SRC=10.1.0.1 DST=10.2.0.10 LEN=84 PROTO=ICMP ID=7\n")
+    from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import _trace
+
+    result = rulecases.diagnose({"firewall": {"b": "forward-drop"}, "set": {"b.trace": _trace.parse(trace)}})
+    path = "10.1.0.1 -> 10.2.0.10 ICMP: raw:PREROUTING#1 > filter:FORWARD(policy)"
+    assert result["traffic"]["trace"] == {"b": [path]}
+    assert path in _report_markdown.render(result)
+    assert "Traced rule path on gw_b" in _report_html.render(result)
