@@ -420,6 +420,9 @@ ike:
         rekey_in:
           description: Seconds until rekeying.
           type: int
+        extra:
+          description: Daemon-specific facts (strongSwan virtual IPs and tasks, racoon exchange type and phase 2 count).
+          type: dict
         children:
           description: Child SAs.
           type: list
@@ -489,6 +492,9 @@ ike:
             expires_in:
               description: Seconds until the hard lifetime.
               type: int
+            extra:
+              description: Daemon-specific facts (marks, interface IDs, IPComp CPIs, the racoon peer).
+              type: dict
     secrets:
       description: The PSK entries found, C({name, type, ids, fingerprint, facts, source}); never a secret's value.
       type: list
