@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import statistics
 import time
 
 import pytest
@@ -102,6 +103,12 @@ def test_trunc_the_kernel_counts_what_it_drops(captured):
 def test_both_captures_start_together(captured):
     result = paired(captured, "a")
     skew = result["start_skew"]
+    sent = sorted(e["t"] for e in captured["a_left"]["summary"]["events"] if e["kind"] == "esp" and e["dir"] == "out")
+    gaps = [later - earlier for earlier, later in zip(sent, sent[1:])][:100]
+    FIGURES.update(stream_interval_ms=round(statistics.median(gaps) * 1000, 1),
+                   first_stream_packet_after_start_ms=round((sent[0] - captured["a_left"]["window"]["start"]) * 1000, 1),
+                   listening_before_start_s={h: round(r["window"]["start"] - r["window"]["listening_at"], 3)
+                                             for h, r in captured.items()})
     FIGURES.update(skew_packets_ms=skew["packets"]["ms"], skew_declared_ms=skew["declared_ms"],
                    clock_offset_s=result["clock_offset"]["seconds"],
                    late_ms={host: captured[host]["window"]["late_ms"] for host in captured})
