@@ -118,7 +118,13 @@ def host_sysctl(ctx: t.Any) -> dict[str, t.Any]:
         elif forward is not None:
             problems.append(F.problem("pass", name, f"{host}: net.ipv4.ip_forward = {forward}"))
         if ctx.conn(name) is not None:
-            problems += [p for p in _fw_checks.check_problems(ctx, name, "rp_filter") if p["status"] != "unknown"]
+            for item in _fw_checks.check_problems(ctx, name, "rp_filter"):
+                if item["status"] == "unknown":
+                    continue
+                if item["status"] == "fail" and "no route back" in item["text"]:
+                    # Reverse-path filtering drops what has no route back at all: the missing route is the cause.
+                    item = {**item, "symptom": True, "text": item["text"] + " (see P2.ROUTE)"}
+                problems.append(item)
         notes = [text for text in (_conf(sysctl, "accept_redirects"), _conf(sysctl, "send_redirects")) if text]
         if sysctl.get("xfrm_larval_drop") is not None:
             notes.append(f"xfrm_larval_drop={sysctl['xfrm_larval_drop']}")
