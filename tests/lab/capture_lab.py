@@ -66,7 +66,7 @@ def start_playbook(lab, hosts, start, duration, out_dir, **extra) -> subprocess.
 
 
 def finish_playbook(proc: subprocess.Popen, timeout: float = 600) -> str:
-    out, _ = proc.communicate(timeout=timeout)
+    out, _err = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, out[-3000:]
     return out
 

@@ -43,8 +43,8 @@ def captured(lab, tmp_path_factory):
     start = time.time() + cl.ARRIVAL_MARGIN
     proc = cl.start_playbook(lab, "tunnel_a:tunnel_b:tunnel_c:tunnel_d", start, 12, out_dir)
     # an ESP stream through tunnel a across the window start: the skew is measured on it
-    stream = cl.at(start - 2, lambda: lab.exec("a_left_host", ["ping", "-q", "-i", "0.01", "-c", "600", "10.1.2.10"],
-                                                timeout=60))
+    ping = ["ping", "-q", "-i", "0.01", "-c", "600", "10.1.2.10"]
+    stream = cl.at(start - 2, lambda: lab.exec("a_left_host", ping, timeout=60))
     cl.finish_playbook(proc)
     stream.join(60)
     return cl.results(out_dir, HOSTS)

@@ -34,9 +34,11 @@ def captured(lab, tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("ike")
     start = time.time() + cl.ARRIVAL_MARGIN
     proc = cl.start_playbook(lab, ":".join(f"tunnel_{t}" for t in FAULTS), start, 14, out_dir)
-    initiators = [cl.at(start + 3, lambda t=t: lab.exec(f"{t}_left", ["swanctl", "--initiate", "--child", f"lab-{t}",
-                                                                     "--timeout", "8"], timeout=30))
-                  for t in FAULTS]
+
+    def initiate(tunnel):
+        lab.exec(f"{tunnel}_left", ["swanctl", "--initiate", "--child", f"lab-{tunnel}", "--timeout", "8"], timeout=30)
+
+    initiators = [cl.at(start + 3, initiate, t) for t in FAULTS]
     cl.finish_playbook(proc)
     for thread in initiators:
         thread.join(30)
