@@ -97,7 +97,8 @@ _value:
     - With O(packet), the evaluation below.
     - "With O(check), C({check, status, summary, items, blocking}) (for V(all), C({checks, status, failing})), where C(status) is
       C(pass), C(fail), C(unknown) or C(skip), C(blocking) lists the rules/routes that break the tunnel and each of C(items)
-      carries the packet and its evaluation."
+      carries the packet and its evaluation. A check whose packets pass the rules that were read is C(unknown), with
+      C(unread) listing the errors, when the result's C(errors) say a ruleset dump (C(iptables-save), C(nft -j)) failed."
   type: dict
   contains:
     verdict:

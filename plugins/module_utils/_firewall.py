@@ -122,6 +122,12 @@ class FirewallGatherer(object):
         text = self._run("nft", ["-j", "list", "ruleset"])
         if text is None:
             return True, [], None
+        if not text.strip().startswith("{"):
+            # nft -j always prints a JSON document (at least its metainfo); anything else means the
+            # ruleset is unknown, which must not read as "no nftables rules"
+            self.errors.append({"source": "nft -j list ruleset", "kind": "failed",
+                                "message": "'nft -j list ruleset' exited 0 but printed no JSON: %r" % text[:200]})
+            return True, [], None
         listing = self._run("nft", ["-a", "list", "ruleset"]) if with_text else None
         parsed = _nftables.parse_json(text, listing)
         for warning in parsed["warnings"]:

@@ -226,7 +226,15 @@ def route_lookup(runner, destination, source=None, errors=None):
         entry["error"] = message.replace("RTNETLINK answers: ", "") or "rc=%d" % rc
         entry["reachable"] = False
         return entry
-    route = parse_route_get(out) or {}
+    route = parse_route_get(out)
+    if route is None:
+        # rc 0 and no route line: the answer was lost, not "no route" (that is rc 2)
+        message = "'ip %s' exited 0 but printed no route" % " ".join(args)
+        if errors is not None:
+            errors.append({"source": "ip " + " ".join(args), "kind": "failed", "message": message})
+        entry["error"] = message
+        entry["reachable"] = None
+        return entry
     entry.update(route)
     entry["reachable"] = route.get("type") not in ("unreachable", "prohibit", "blackhole", "throw")
     return entry

@@ -299,7 +299,8 @@ routes:
     lookups:
       description:
         - One entry per lookup, C(purpose) C(peer) or C(remote_subnet) with the C(subnet); C(lookup) and C(from) are the
-          queried addresses; C(reachable) false with C(error) when the kernel has no route; otherwise the route keys
+          queried addresses; C(reachable) false with C(error) when the kernel has no route, null with C(error) when the
+          answer could not be read (the lookup is then also in RV(errors)); otherwise the route keys
           (C(type), C(dst), C(via), C(dev), C(src), C(table), C(mtu), ...).
       type: list
       elements: dict

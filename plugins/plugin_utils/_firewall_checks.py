@@ -11,7 +11,8 @@ Each check builds the packets the tunnel needs (as the kernel sees them: the out
 packets, the decapsulated inner packet inbound, the inner packet about to be encapsulated
 outbound), asks the evaluator, and returns ``{check, status, summary, items, blocking}``:
 ``status`` is ``pass``, ``fail`` (``blocking`` names the rules or routes), ``unknown`` (the items
-say because of which rule) or ``skip`` (a fact is missing; ``summary`` says which).
+say because of which rule; or, with ``unread``, the rules that were read pass but a ruleset dump
+failed, as listed in the side's ``errors``) or ``skip`` (a fact is missing; ``summary`` says which).
 """
 
 from __future__ import annotations
@@ -91,6 +92,34 @@ def _result(check: str, items: list[dict], summary_ok: str, failing: t.Callable[
     return {"check": check, "status": status, "summary": summary, "items": items, "blocking": blocking}
 
 
+def _unread_rulesets(side: dict, family: int) -> list[dict]:
+    """The side's errors that leave part of its ruleset unknown for packets of ``family``."""
+    unread = []
+    for error in side.get("errors") or []:
+        source = str(error.get("source") or "")
+        tool = source.split(" ", 1)[0]
+        if error.get("kind") == "missing":
+            continue  # not installed: that backend holds nothing this tool could show
+        if source.startswith("nft -j") or (tool.endswith("-save") and tool.startswith("ip6tables" if family == 6 else "iptables")):
+            unread.append(error)
+    return unread
+
+
+def _unless_unread(result: dict, side: dict) -> dict:
+    """A pass on a partly unread ruleset is not a pass: the missing rules may drop the packet."""
+    if result["status"] != "pass":
+        return result
+    families = sorted({_addr.address_family(str((item.get("packet") or {}).get("src") or "")) or 4 for item in result["items"]})
+    unread = [error for family in families for error in _unread_rulesets(side, family)]
+    unread = [error for index, error in enumerate(unread) if error not in unread[:index]]
+    if unread:
+        result["status"] = "unknown"
+        result["unread"] = unread
+        result["summary"] = ("the rules that could be read let it pass, but " +
+                             "; ".join(f"{error['source']} could not be read ({error.get('message')})" for error in unread))
+    return result
+
+
 def _skip(check: str, why: str) -> dict:
     return {"check": check, "status": "skip", "summary": why, "items": [], "blocking": []}
 
@@ -131,7 +160,7 @@ def check_ike(side: dict, peer: str, local: str | None = None, wan_interface: st
         packet_out = {"path": "output", "src": local, "dst": peer, "proto": "udp", "sport": port, "dport": port,
                       "out_interface": wan, "ct_state": "new"}
         items.append(_item(f"udp/{port} out to {peer}", packet_out, _evaluate(side, packet_out, addresses)))
-    return _result("ike", items, f"IKE (udp {', '.join(map(str, ports))}) passes in and out toward {peer}")
+    return _unless_unread(_result("ike", items, f"IKE (udp {', '.join(map(str, ports))}) passes in and out toward {peer}"), side)
 
 
 def check_esp(side: dict, peer: str, local: str | None = None, wan_interface: str | None = None,
@@ -147,7 +176,7 @@ def check_esp(side: dict, peer: str, local: str | None = None, wan_interface: st
     packet_out = dict(base, path="output", src=local, dst=peer, out_interface=wan, ct_state="new")
     items = [_item(f"{name} in from {peer}", packet_in, _evaluate(side, packet_in, addresses)),
              _item(f"{name} out to {peer}", packet_out, _evaluate(side, packet_out, addresses))]
-    return _result("esp", items, f"{name} passes in and out toward {peer}")
+    return _unless_unread(_result("esp", items, f"{name} passes in and out toward {peer}"), side)
 
 
 def _inner_hosts(local_subnets: list[str], remote_subnets: list[str]) -> list[tuple[str, str, str, str]]:
@@ -184,7 +213,7 @@ def check_forward(side: dict, local_subnets: list[str], remote_subnets: list[str
         items.append(_item(f"forward {local} -> {remote} (to be encapsulated)", outbound, _evaluate(side, outbound, addresses)))
     if not items:
         return _skip("forward", "no local/remote subnet pair of the same address family")
-    return _result("forward", items, "FORWARD lets the protected traffic through both ways")
+    return _unless_unread(_result("forward", items, "FORWARD lets the protected traffic through both ways"), side)
 
 
 def check_nat_exemption(side: dict, local_subnets: list[str], remote_subnets: list[str], peer: str | None = None,
@@ -224,7 +253,7 @@ def check_nat_exemption(side: dict, local_subnets: list[str], remote_subnets: li
                                       for item in items if failing(item))
     elif result["status"] == "unknown" or any(item["verdict"] == "unknown" for item in items):
         result["status"] = "unknown" if any(item["verdict"] == "unknown" for item in items) else result["status"]
-    return result
+    return _unless_unread(result, side)
 
 
 def _route_ref(entry: dict) -> dict:
@@ -235,6 +264,16 @@ def _route_ref(entry: dict) -> dict:
         text += f": {entry['type']} route"
     return {"kind": "route", "text": text, "lookup": entry.get("lookup"), "from": entry.get("from"),
             "table": entry.get("table"), "dev": entry.get("dev"), "error": entry.get("error")}
+
+
+def _route_item(name: str, entry: dict) -> dict:
+    reachable = entry.get("reachable")
+    ref = _route_ref(entry)
+    if reachable is None:
+        return {"name": name, "verdict": "unknown", "confidence": "unknown", "decided_by": None, "route": entry,
+                "because": [{"rule": ref, "reason": entry.get("error") or "the route lookup has no answer", "hook": None}]}
+    return {"name": name, "verdict": "accept" if reachable else "drop", "confidence": "certain", "decided_by": ref,
+            "route": entry, "because": []}
 
 
 def check_route(side: dict, remote_subnets: list[str], peer: str | None = None) -> dict:
@@ -248,15 +287,11 @@ def check_route(side: dict, remote_subnets: list[str], peer: str | None = None) 
             items.append({"name": f"route to {subnet}", "verdict": "unknown", "confidence": "unknown", "decided_by": None,
                           "because": [{"rule": None, "reason": f"no lookup toward {subnet} was gathered", "hook": None}]})
             continue
-        ok = entry.get("reachable") is True
-        items.append({"name": f"route to {subnet}", "verdict": "accept" if ok else ("unknown" if entry.get("reachable") is None else "drop"),
-                      "confidence": "certain", "decided_by": _route_ref(entry), "route": entry, "because": []})
+        items.append(_route_item(f"route to {subnet}", entry))
     if peer:
         entry = _peer_route(side, peer)
         if entry is not None:
-            ok = entry.get("reachable") is True
-            items.append({"name": f"route to peer {peer}", "verdict": "accept" if ok else "drop", "confidence": "certain",
-                          "decided_by": _route_ref(entry), "route": entry, "because": []})
+            items.append(_route_item(f"route to peer {peer}", entry))
     return _result("route", items, "routes toward the remote subnets and the peer exist")
 
 

@@ -156,3 +156,25 @@ def test_old_iptables_without_variant_names_is_legacy(monkeypatch, capsys):
     fw = result["firewall"]
     assert fw["iptables_command"] == "iptables-legacy" and fw["backend"] == "iptables-legacy"
     assert {t["name"] for t in fw["tables"]} == {"mangle", "nat", "filter"}
+
+
+def test_lost_command_output_is_an_error_not_an_empty_answer(monkeypatch, capsys):
+    """On the UML lab, AnsibleModule.run_command sometimes returned rc 0 and no output (gateways a_right:
+    nft -j, a_left: ip route get). Neither may read as "no nftables rules" or "route exists"."""
+    monkeypatch.setattr(firewall_info, "read_file", FILES.get)
+    calls = firewall_calls(legacy=fixture_text("firewall/lab_exempted_masquerade_legacy.txt"), nft_json="")
+    calls.remove(call(["nft", "-a", "list", "ruleset"], ""))
+    calls += host_calls() + [
+        call(["ip", "rule", "show"], fixture_text("hostfacts/ip_rule.txt")),
+        call(["ip", "route", "show", "table", "220"], fixture_text("hostfacts/ip_route_table_220.txt")),
+        call(["ip", "route", "get", "203.0.113.2"], fixture_text("hostfacts/route_get_peer.txt")),
+        call(["ip", "route", "get", "10.2.0.1", "from", "10.1.0.1"], ""),
+    ]
+    args = dict(ARGS, remote_subnets=["10.2.0.0/24"])
+    result = run_module(monkeypatch, capsys, firewall_info.main, args, calls)
+    assert [(e["source"], e["kind"]) for e in result["errors"]] == [
+        ("nft -j list ruleset", "failed"), ("ip route get 10.2.0.1 from 10.1.0.1", "failed")]
+    assert "printed no JSON" in result["errors"][0]["message"] and "printed no route" in result["errors"][1]["message"]
+    assert result["firewall"]["backend"] == "iptables-legacy"  # what was read is still there
+    remote = [l for l in result["routes"]["lookups"] if l["purpose"] == "remote_subnet"][0]
+    assert remote["reachable"] is None and "printed no route" in remote["error"]
