@@ -12,7 +12,7 @@ import time
 
 from . import faults
 from .config import LabConfig, LabError
-from .core import Lab
+from .core import Lab, process_start
 from .spec import TunnelSpec, load_specs
 
 
@@ -156,8 +156,9 @@ def cmd_run(args) -> int:
         lab.up(specs, mode=args.mode, mem_mb=args.mem)
         env = {**os.environ, "ND_LAB_DIR": str(lab.cfg.lab_dir), "ND_LAB_SLOT": str(lab.cfg.slot),
                "ND_LAB_INVENTORY": str(lab.cfg.inventory)}
-        _log(f"lab run: {' '.join(argv)}")
         child = subprocess.Popen(argv, env=env)
+        lab.record_command(child.pid)
+        _log(f"lab run: {' '.join(argv)}")
         rc = child.wait()
         _log(f"lab run: command exited with status {rc}")
         return rc if rc >= 0 else 128 - rc
@@ -203,12 +204,30 @@ def cmd_guard(args) -> int:
     except LabError:
         return 0
     if state and state.get("owner_pid") == args.owner and not state.get("detached"):
+        command = state.get("command")
+        if command:
+            _stop_process(command["pid"], command["start"])
         lab.down()
     return 0
 
 
+def _stop_process(pid: int, start: str) -> None:
+    """Stop `lab run`'s command (if pid is still that process: its start time matches)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if process_start(pid) != start:
+            return
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        for _ in range(50):
+            if process_start(pid) != start:
+                return
+            time.sleep(0.1)
+
+
 def _start_guard(cfg: LabConfig) -> subprocess.Popen:
-    env = {**os.environ, "ND_LAB_DIR": str(cfg.lab_dir), "ND_LAB_SLOT": str(cfg.slot)}
+    env = {**os.environ, "ND_LAB_DIR": str(cfg.lab_dir)}  # the slot comes from the lab's state file
     return subprocess.Popen([sys.executable, "-m", "lab", "_guard", str(os.getpid())], env=env, cwd=str(cfg.repo),
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)

@@ -89,6 +89,12 @@ class Lab:
     def settings_from(state: dict) -> dict[str, dict[str, Settings]]:
         return {letter: {w: Settings(**d) for w, d in sides.items()} for letter, sides in state["settings"].items()}
 
+    def record_command(self, pid: int) -> None:
+        """`lab run`'s command, for the guard to stop if `lab run` itself is killed."""
+        state = self._require_up()
+        state["command"] = {"pid": pid, "start": process_start(pid)}
+        self._write_state(state)
+
     def mark_detached(self) -> None:
         """The lab outlives the process that brought it up (plain `lab up`)."""
         state = self._require_up()
@@ -458,22 +464,30 @@ class Lab:
     # ---- status, exec ---------------------------------------------------------------------------
 
     def status(self, probe: bool = True) -> dict:
+        """The recorded state; with probe, every tunnel observed again now (under "live")."""
         state = self._require_up()
         if not probe or state.get("status") != "up":
             return state
         agent = self.agent(state)
         tunnels = self.tunnels(state)
-
-        def one(t: Tunnel) -> dict:
-            fault = faults.get(t.spec.fault) if t.spec.fault else None
-            observed = observe.observe(agent, t, self._running_sides(agent, t), t.spec.fault_side,
-                                       probe_from_fault=bool(fault and fault.probe == "from_fault"))
-            expected = fault.expect if fault else faults.HEALTHY_EXPECT
-            return {"fault": t.spec.fault, "fault_side": t.spec.fault_side, "observed": observed,
-                    "expected": expected, "mismatches": faults.mismatches(expected, observed)}
-
-        live = self._parallel([lambda t=t: one(t) for t in tunnels])
+        live = self._parallel([lambda t=t: self._observe_now(agent, t) for t in tunnels])
         return {**state, "live": {t.letter: r for t, r in zip(tunnels, live)}}
+
+    def observe(self, letter: str) -> dict:
+        """Observe one tunnel now: SA states, probes, WAN counters, and the check against the catalogue."""
+        state = self._require_up()
+        for t in self.tunnels(state):
+            if t.letter == letter:
+                return self._observe_now(self.agent(state), t)
+        raise LabError(f"no tunnel {letter!r} in this lab")
+
+    def _observe_now(self, agent: AgentClient, t: Tunnel) -> dict:
+        fault = faults.get(t.spec.fault) if t.spec.fault else None
+        observed = observe.observe(agent, t, self._running_sides(agent, t), t.spec.fault_side,
+                                   probe_from_fault=bool(fault and fault.probe == "from_fault"))
+        expected = fault.expect if fault else faults.HEALTHY_EXPECT
+        return {"fault": t.spec.fault, "fault_side": t.spec.fault_side, "observed": observed,
+                "expected": expected, "mismatches": faults.mismatches(expected, observed)}
 
     def targets(self, state: dict | None = None) -> list[str]:
         names = ["guest"]
@@ -575,6 +589,14 @@ def _init_nss(path: Path) -> None:
                          stdin=subprocess.DEVNULL)
     if res.returncode != 0:
         raise LabError(f"certutil (libnss3-tools) could not create libreswan's NSS database: {res.stderr.strip()}")
+
+
+def process_start(pid: int) -> str | None:
+    """A process's start time (field 22 of /proc/PID/stat), to tell it from a reused PID."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
 
 
 def _slot_busy(cfg: LabConfig) -> str | None:

@@ -91,7 +91,7 @@ class Namespaces:
         return worker.submit(fn, *args).result()
 
     def enter_argv(self, target: str, argv: list[str]) -> list[str]:
-        """argv run inside `target` (gateway: its net, mount and UTS namespaces; else its netns).
+        """argv run inside `target` (gateway: its net, mount, UTS and PID namespaces; else its netns).
 
         Through nsenter rather than a preexec_fn: without one, Python can vfork, which spares
         copying the agent's page tables (~150 ms per command under UML).
@@ -100,7 +100,8 @@ class Namespaces:
             return argv
         if target in self.anchors:
             ns = f"/proc/{self.anchors[target]}/ns"
-            return ["nsenter", f"--net={ns}/net", f"--uts={ns}/uts", f"--mount={ns}/mnt", "--", *argv]
+            return ["nsenter", f"--net={ns}/net", f"--uts={ns}/uts", f"--mount={ns}/mnt", f"--pid={ns}/pid", "--",
+                    *argv]
         if target in self.kinds:
             return ["nsenter", f"--net={NETNS_DIR}/{target}", "--", *argv]
         raise KeyError(f"unknown target {target!r}")
@@ -209,7 +210,7 @@ class Agent:
         self.ns.run(ns, write)
 
     def _step_gateway(self, name: str, hostname: str, binds: list, dirs: list) -> None:
-        """Give gateway `name` its own mount and UTS namespace, held by an anchor process."""
+        """Give gateway `name` its own mount, UTS and PID namespaces, held by their PID 1."""
         for d in dirs:
             os.makedirs(d, exist_ok=True)
         for src, dst in binds:
@@ -225,7 +226,7 @@ class Agent:
 
         def enter() -> None:
             os.setns(netfd, os.CLONE_NEWNET)
-            os.unshare(os.CLONE_NEWNS | os.CLONE_NEWUTS)
+            os.unshare(os.CLONE_NEWNS | os.CLONE_NEWUTS | os.CLONE_NEWPID)
             _mount(None, "/", None, MS_REC | MS_PRIVATE)
             _umount("/sys")
             _mount("sysfs", "/sys", "sysfs", 0)  # shows this namespace's interfaces
@@ -234,12 +235,24 @@ class Agent:
             socket.sethostname(hostname)
             os.chdir("/")
 
+        # unshare forks the gateway's PID 1 (a shell that reaps orphans) and mounts its /proc
+        init = ["unshare", "--fork", "--mount-proc", "/bin/sh", "-c", "while :; do sleep 3600 & wait $!; done"]
         try:
-            proc = subprocess.Popen(["sleep", "infinity"], preexec_fn=enter, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
+            proc = subprocess.Popen(init, preexec_fn=enter, stdin=subprocess.DEVNULL, start_new_session=True)
         finally:
             os.close(netfd)
-        self.ns.anchors[name] = proc.pid
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                children = open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()
+            except OSError:
+                children = []
+            if children:
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{name}: the gateway's namespaces did not come up")
+            time.sleep(0.02)
+        self.ns.anchors[name] = int(children[0])
         self.daemons[(name, "anchor")] = proc
 
     def _step_echo(self, ns: str, port: int) -> None:
@@ -278,11 +291,11 @@ class Agent:
         proc = self.daemons.get((req["target"], req["name"]))
         if proc is None or proc.poll() is not None:
             return {"running": False}
-        proc.send_signal(req.get("signal", signal.SIGTERM))
+        os.killpg(proc.pid, req.get("signal", signal.SIGTERM))  # nsenter does not pass signals on
         try:
             proc.wait(req.get("wait", 10))
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         return {"running": False, "returncode": proc.returncode}
 
