@@ -116,7 +116,9 @@ def workdir(lab):
     path.mkdir(parents=True)
     (path / "results").mkdir()
     (path / "wireshark").mkdir()
-    return path
+    yield path
+    # the include_keys results hold raw keys (of tunnels gone with the lab): do not leave them behind
+    shutil.rmtree(path / "results", ignore_errors=True)
 
 
 def ansible_env(lab) -> dict[str, str]:
