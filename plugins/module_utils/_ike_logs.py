@@ -186,7 +186,7 @@ _PATTERNS = [
     ("INVALID_KE_PAYLOAD", "remote", r"^peer didn't accept DH group (?P<sent>\S+), it requested (?P<requested>\S+)"),
     ("INVALID_KE_PAYLOAD", "remote", r"^received INVALID_KE_PAYLOAD notify"),
     ("INVALID_KE_PAYLOAD", "local", r"^DH group (?P<received>\S+) unacceptable, requesting (?P<requested>\S+)"),
-    ("RETRANSMIT", None, r"^retransmit (?P<count>\d+) of request with message ID (?P<message_id>\d+)"),
+    ("RETRANSMIT", None, r"^(?:sending )?retransmit (?P<count>\d+) of request (?:with )?message ID (?P<message_id>\d+)"),
     ("PEER_NOT_RESPONDING", None, r"^giving up after (?P<count>\d+) retransmits"),
     ("PEER_NOT_RESPONDING", None, r"^establishing IKE_SA failed, peer not responding"),
     ("SA_INSTALL_FAILED", "local", r"^unable to install (?:inbound and outbound IPsec SA \(SAD\)|IPsec policies \(SPD\)) in kernel"),

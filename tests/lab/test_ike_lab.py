@@ -37,12 +37,15 @@ LOG_EXPECT = {
     "sw-psk": {"fault": [("AUTHENTICATION_FAILED", "local")], "peer": [("AUTHENTICATION_FAILED", "remote")]},
     "lsw-psk": {"fault": [("AUTHENTICATION_FAILED", "remote")], "peer": [("AUTHENTICATION_FAILED", "local")]},
     "sw-ike-version": {"fault": [("NO_IKE_CONFIG", "local")], "peer": [("NO_PROPOSAL_CHOSEN", "remote")]},
-    "lsw-ike-version": {"fault": [("RETRANSMIT", None)], "peer": [("IKE_VERSION_MISMATCH", "local")]},
+    # pluto 4.10 drops IKEv1 silently at the lab's log level: the evidence is charon's Main Mode
+    # retransmits, and charon answering pluto's own IKEv2 attempts with NO_PROPOSAL_CHOSEN
+    "lsw-ike-version": {"fault": [("RETRANSMIT", None), ("NO_IKE_CONFIG", "local")],
+                        "peer": [("NO_PROPOSAL_CHOSEN", "remote")]},
     "sw-ike-proposal": {"fault": [("NO_PROPOSAL_CHOSEN", "local")], "peer": [("NO_PROPOSAL_CHOSEN", "remote")]},
     "lsw-ike-proposal": {"fault": [("NO_PROPOSAL_CHOSEN", "remote")], "peer": [("NO_PROPOSAL_CHOSEN", "local")]},
     "sw-esp-proposal": {"fault": [("NO_PROPOSAL_CHOSEN", "local")], "peer": [("NO_PROPOSAL_CHOSEN", "remote")]},
     "lsw-esp-proposal": {"fault": [("NO_PROPOSAL_CHOSEN", "remote")], "peer": [("NO_PROPOSAL_CHOSEN", "local")]},
-    "sw-identity": {"fault": [], "peer": [("IDENTITY_MISMATCH", "local")]},
+    "sw-identity": {"fault": [("IDENTITY_MISMATCH", "local")], "peer": [("AUTHENTICATION_FAILED", "remote")]},
     "lsw-identity": {"fault": [("AUTHENTICATION_FAILED", "remote")], "peer": []},
     "sw-selectors": {"fault": [("TS_UNACCEPTABLE", "local")], "peer": [("TS_UNACCEPTABLE", "remote")]},
     "lsw-selectors": {"fault": [("TS_UNACCEPTABLE", "remote")], "peer": [("TS_UNACCEPTABLE", "local")]},
@@ -204,6 +207,13 @@ def _agrees(mine, truths):
     return any(mine == truth for truth in truths)
 
 
+def _same_churn(mine, truths):
+    """pluto re-initiating a failing SA every few seconds: new serials, same half-open states."""
+    names = sorted(state for _serial, state in mine)
+    return all("ESTABLISHED" not in name for name in names) and any(
+        names == sorted(state for _serial, state in truth["states"]) for truth in truths)
+
+
 def test_sas_agree_with_the_daemon_and_the_kernel(lab):
     problems = []
     for t in lab["tunnels"]:
@@ -222,7 +232,7 @@ def test_sas_agree_with_the_daemon_and_the_kernel(lab):
             else:
                 mine = {(sa["uniqueid"], sa["state"]) for sa in ike["sas"] if sa["state"] != "UNKNOWN"}
                 mine |= {(c["uniqueid"], c["state"]) for c in children}
-                if not _agrees(mine, [truth["states"] for truth in truths]):
+                if not _agrees(mine, [truth["states"] for truth in truths]) and not _same_churn(mine, truths):
                     problems.append((host, "states", mine, [truth["states"] for truth in truths]))
                 for child in children:
                     traffic = [truth["traffic"].get(child["uniqueid"]) for truth in truths]
