@@ -154,8 +154,9 @@ class Lab:
         self.log(f"agent ready on {cfg.bridge_ip}")
 
         steps = topology.build_steps(tunnels) + [self._gateway_step(t, w) for t in tunnels for w in ("left", "right")]
-        took = agent.call("build", steps=steps, timeout=300)["seconds"]
-        self.log(f"topology built: {len(tunnels)} tunnel(s), {len(steps)} netlink steps in {took}s")
+        built = agent.call("build", steps=steps)
+        self.log(f"topology built: {len(tunnels)} tunnel(s), {len(steps)} steps in {built['seconds']}s "
+                 f"({', '.join(f'{k} {v}s' for k, v in built['per_kind'].items())})")
         self._parallel([lambda t=t: self._setup_router(agent, t) for t in tunnels])
 
         for t in tunnels:

@@ -25,11 +25,15 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from pyroute2 import IPRoute, netns
+# pyroute2 is imported in main(), after the zygote is forked (see Zygote): the zygote must stay small.
+IPRoute = netns = None
 
 LAB_DIR = os.environ["ND_LAB_DIR"]
 NETNS_DIR = "/run/netns"
 STATE_DIR = "/run/lab"
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
 MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
@@ -126,8 +130,78 @@ def _enter_netns(name: str) -> None:
         os.close(fd)
 
 
-class Agent:
+class Zygote:
+    """A small helper forked before the agent loads pyroute2 and starts threads. Starting a
+    gateway needs a real fork (namespaces and mounts set up between fork and exec), and under
+    UML forking the grown agent costs ~150 ms more than forking this."""
+
     def __init__(self) -> None:
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.lock = threading.Lock()
+        self.pid = os.fork()
+        if self.pid == 0:
+            self.sock.close()
+            try:
+                _zygote_loop(theirs)
+            finally:
+                os._exit(0)
+        theirs.close()
+
+    def start_gateway(self, req: dict) -> int:
+        with self.lock:
+            self.sock.send(json.dumps(req).encode())
+            reply = json.loads(self.sock.recv(65536))
+        if "error" in reply:
+            raise RuntimeError(f"starting the gateway namespaces failed: {reply['error']}")
+        return reply["pid"]
+
+
+def _zygote_loop(sock: socket.socket) -> None:
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # no zombies of the short-lived middle children
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return
+        req = json.loads(data)
+        rfd, wfd = os.pipe()
+        if os.fork() == 0:
+            os.close(rfd)
+            try:
+                os.setsid()
+                _enter_gateway(req["netns"], req["binds"], req["hostname"])
+                init = os.fork()  # PID 1 of the gateway's PID namespace
+                if init == 0:
+                    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+                    os.execv("/bin/sh", ["sh", "-c", "while :; do sleep 3600; done"])  # the shell reaps orphans
+                os.write(wfd, f"pid {init}".encode())
+            except BaseException as exc:  # reported through the pipe
+                os.write(wfd, f"{type(exc).__name__}: {exc}".encode())
+            os._exit(0)
+        os.close(wfd)
+        answer = os.read(rfd, 4096).decode()
+        os.close(rfd)
+        sock.send(json.dumps({"pid": int(answer[4:])} if answer.startswith("pid ") else
+                             {"error": answer or "no answer"}).encode())
+
+
+def _enter_gateway(netns_path: str, binds: list, hostname: str) -> None:
+    """In a fresh child: join the gateway's netns, then own mount/UTS/PID namespaces and binds."""
+    fd = os.open(netns_path, os.O_RDONLY)
+    os.setns(fd, os.CLONE_NEWNET)
+    os.close(fd)
+    os.unshare(os.CLONE_NEWNS | os.CLONE_NEWUTS | os.CLONE_NEWPID)
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _umount("/sys")
+    _mount("sysfs", "/sys", "sysfs", 0)  # shows this namespace's interfaces
+    for src, dst in binds:
+        _mount(src, dst, None, MS_BIND | MS_REC)
+    socket.sethostname(hostname)
+    os.chdir("/")
+
+
+class Agent:
+    def __init__(self, zygote: Zygote) -> None:
+        self.zygote = zygote
         self.ns = Namespaces()
         self.daemons: dict[tuple[str, str], subprocess.Popen] = {}
         self.listeners: list[socket.socket] = []
@@ -138,9 +212,12 @@ class Agent:
     def op_build(self, req: dict) -> dict:
         """Apply a list of topology steps in order (see lab/topology.py for the producer)."""
         t0 = time.monotonic()
+        per_kind: dict[str, float] = {}
         for step in req["steps"]:
+            t1 = time.monotonic()
             getattr(self, f"_step_{step['do']}")(**{k: v for k, v in step.items() if k != "do"})
-        return {"seconds": round(time.monotonic() - t0, 3)}
+            per_kind[step["do"]] = per_kind.get(step["do"], 0.0) + time.monotonic() - t1
+        return {"seconds": round(time.monotonic() - t0, 3), "per_kind": {k: round(v, 3) for k, v in per_kind.items()}}
 
     def _step_netns(self, name: str, kind: str) -> None:
         self.ns.create(name, kind)
@@ -222,38 +299,8 @@ class Agent:
                 else:
                     os.makedirs(os.path.dirname(dst), exist_ok=True)
                     open(dst, "a").close()
-        netfd = os.open(f"{NETNS_DIR}/{name}", os.O_RDONLY | os.O_CLOEXEC)
-
-        def enter() -> None:
-            os.setns(netfd, os.CLONE_NEWNET)
-            os.unshare(os.CLONE_NEWNS | os.CLONE_NEWUTS | os.CLONE_NEWPID)
-            _mount(None, "/", None, MS_REC | MS_PRIVATE)
-            _umount("/sys")
-            _mount("sysfs", "/sys", "sysfs", 0)  # shows this namespace's interfaces
-            for src, dst in binds:
-                _mount(src, dst, None, MS_BIND | MS_REC)
-            socket.sethostname(hostname)
-            os.chdir("/")
-
-        # unshare forks the gateway's PID 1 (a shell that reaps orphans) and mounts its /proc
-        init = ["unshare", "--fork", "--mount-proc", "/bin/sh", "-c", "while :; do sleep 3600 & wait $!; done"]
-        try:
-            proc = subprocess.Popen(init, preexec_fn=enter, stdin=subprocess.DEVNULL, start_new_session=True)
-        finally:
-            os.close(netfd)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                children = open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()
-            except OSError:
-                children = []
-            if children:
-                break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{name}: the gateway's namespaces did not come up")
-            time.sleep(0.02)
-        self.ns.anchors[name] = int(children[0])
-        self.daemons[(name, "anchor")] = proc
+        self.ns.anchors[name] = self.zygote.start_gateway(
+            {"netns": f"{NETNS_DIR}/{name}", "binds": binds, "hostname": hostname})
 
     def _step_echo(self, ns: str, port: int) -> None:
         """A TCP echo service in namespace `ns`: the far end of the TCP probe."""
@@ -464,9 +511,13 @@ class Server(socketserver.ThreadingTCPServer):
 
 
 def main() -> int:
+    zygote = Zygote()
+    global IPRoute, netns
+    from pyroute2 import IPRoute, netns  # noqa: F811  (after the zygote, see there)
+
     os.makedirs(NETNS_DIR, exist_ok=True)
     os.makedirs(STATE_DIR, exist_ok=True)
-    agent = Agent()
+    agent = Agent(zygote)
     Handler.agent = agent
     bridge, address, mac = os.environ["ND_LAB_BRIDGE"], os.environ["ND_LAB_BRIDGE_ADDR"], os.environ["ND_LAB_BRIDGE_MAC"]
     agent._step_bridge(bridge, address, mac)
