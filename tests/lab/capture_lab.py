@@ -36,7 +36,7 @@ def lab_or_skip(specs: list[dict]):
     try:
         lab.up([TunnelSpec.from_dict(spec) for spec in specs])
     except LabError as exc:
-        if "busy" in str(exc) or "in use" in str(exc):
+        if "no free lab slot" in str(exc) or "busy" in str(exc):
             pytest.skip(f"lab slot busy: {exc}")
         raise
     return lab
