@@ -113,7 +113,7 @@ class FirewallLab:
         env = dict(os.environ, ANSIBLE_CONFIG=str(self.dir / "ansible.cfg"))
         argv = ["ansible-playbook", "-i", str(self.dir / "inventory.yml"), str(PLAYBOOK), "-e", json.dumps(extra)]
         started = time.monotonic()
-        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL, check=False)
         took = time.monotonic() - started
         assert done.returncode == 0, f"ansible-playbook failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
         results = json.loads(out.read_text())
@@ -178,6 +178,8 @@ def fwlab() -> t.Iterator[FirewallLab]:
         yield fw
     finally:
         shutil.rmtree(fw.tmp, ignore_errors=True)
+        print(f"\nfirewall lab: up in {state.get('up_seconds')}s ({'own boot' if owned else 'reused'}); "
+              f"firewall_info runs: {fw.gathers}")
         if owned:
             lab.down()
 
@@ -436,3 +438,32 @@ def test_policy_exemption_before_masquerade(fwlab: FirewallLab) -> None:
                           "--pol", "ipsec", "-j", "ACCEPT"], timeout=30)
         fwlab.exec(host, ["iptables-legacy", "-t", "nat", "-D", "POSTROUTING", "-o", "wan0", "-j", "MASQUERADE"], timeout=30)
 
+
+FORWARD_POLICY_RULES = [["-A", "FORWARD", "-m", "policy", "--dir", "in", "--pol", "ipsec", "-j", "ACCEPT"],
+                        ["-A", "FORWARD", "-m", "policy", "--dir", "out", "--pol", "ipsec", "-j", "ACCEPT"]]
+
+
+def test_forward_policy_match_on_real_sas(fwlab: FirewallLab) -> None:
+    """FORWARD DROP except IPsec: --dir in matches the decapsulated packet, --dir out the one to encapsulate."""
+    name, side = "exemption", "right"
+    host = fwlab.host(name, side)
+    assert fwlab.vars(host)["lab_fault"] == "none"
+    try:
+        for args in [["-P", "FORWARD", "DROP"], *FORWARD_POLICY_RULES]:
+            res = fwlab.exec(host, ["iptables-legacy", *args], timeout=30)
+            assert res.ok, res.err
+        before = fwlab.gather([host])[host]
+        check = by_name(fwlab.checks(before, host))["forward"]
+        assert check["status"] == "pass", check["summary"]
+        decided = {item["name"].rsplit("(", 1)[-1].rstrip(")"): item["decided_by"]["text"] for item in check["items"]}
+        assert decided == {"decapsulated": "-A FORWARD -m policy --dir in --pol ipsec -j ACCEPT",
+                           "to be encapsulated": "-A FORWARD -m policy --dir out --pol ipsec -j ACCEPT"}, decided
+        refs = [item["decided_by"] for item in check["items"]]
+        received = fwlab.ping(name, "left", side)
+        assert received > 0
+        after = fwlab.gather([host])[host]
+        for ref in refs:  # the filter table counts every packet: each request in, each reply out
+            assert counter(after, ref) >= counter(before, ref) + received, ref["text"]
+    finally:
+        fwlab.exec(host, ["iptables-legacy", "-F", "FORWARD"], timeout=30)
+        fwlab.exec(host, ["iptables-legacy", "-P", "FORWARD", "ACCEPT"], timeout=30)
