@@ -178,3 +178,14 @@ def test_lost_command_output_is_an_error_not_an_empty_answer(monkeypatch, capsys
     assert result["firewall"]["backend"] == "iptables-legacy"  # what was read is still there
     remote = [l for l in result["routes"]["lookups"] if l["purpose"] == "remote_subnet"][0]
     assert remote["reachable"] is None and "printed no route" in remote["error"]
+
+
+def test_empty_nftables_ruleset_needs_no_text_listing(monkeypatch, capsys):
+    """nft -j on a lab gateway without nftables tables (recorded on the UML lab): no second nft run."""
+    empty = '{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}]}\n'
+    calls = firewall_calls(legacy=fixture_text("firewall/lab_exempted_masquerade_legacy.txt"), nft_json=empty)
+    calls.remove(call(["nft", "-a", "list", "ruleset"], ""))
+    result = run_module(monkeypatch, capsys, firewall_info.main, {"gather": ["rules"]}, calls)
+    fw = result["firewall"]
+    assert result["errors"] == [] and fw["backend"] == "iptables-legacy"
+    assert fw["backends"]["nftables"] == {"available": True, "loaded": False, "tables": 0, "rules": 0, "version": "1.0.6"}
