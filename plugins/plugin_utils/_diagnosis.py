@@ -147,6 +147,8 @@ def _traffic_summary(tunnel: _pair.Tunnel) -> dict[str, t.Any]:
     captured = {name: tunnel.side(name)["managed"] and _traffic.capture_of(tunnel.side(name)) is not None for name in ("a", "b")}
     return {
         "captured": captured,
+        "capture_problems": {name: _traffic.capture_problem(tunnel.side(name)) for name in ("a", "b")
+                             if tunnel.side(name)["managed"] and _traffic.capture_problem(tunnel.side(name))},
         "window": {name: _traffic.window(tunnel.side(name)) for name in ("a", "b") if captured[name]},
         "ladder": _ladder.build(tunnel.a, tunnel.b),
         "esp": _ladder.esp_summary(tunnel.a, tunnel.b),

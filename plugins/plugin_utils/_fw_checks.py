@@ -172,6 +172,10 @@ def check_problems(ctx: t.Any, name: str, check_name: str,
             problems.append(F.problem("fail" if needed(item) else "warn", name,
                                       f"{host}: {item['name']}: {str(nat.get('type')).upper()} by {describe_ref(nat.get('rule'))} "
                                       "before the IPsec policy lookup", fix_for(host, item, subnets)))
+        elif verdict in PAST and check_name == "nat_exemption":
+            # Dropped by a filter before NAT could matter: P2.FORWARD (or the firewall checks) report that.
+            problems.append(F.problem("pass", name, f"{host}: {item['name']}: no source NAT (the packet is {PAST[verdict]} "
+                                      f"earlier, by {describe_ref(ref)})"))
         elif verdict in PAST:
             problems.append(F.problem("fail" if needed(item) else "warn", name,
                                       f"{host}: {item['name']} is {PAST[verdict]} by {describe_ref(ref)}", fix_for(host, item, subnets)))

@@ -166,6 +166,8 @@ def _traffic(diagnosis: dict[str, t.Any]) -> str:
     for side, paths in (traffic.get("trace") or {}).items():
         parts.append(f'<p class="small"><strong>Traced rule path on {_e(_host(diagnosis, side))}</strong> (iptables TRACE, opt-in):<br>'
                      + "<br>".join(_e(path) for path in paths) + "</p>")
+    for side, problem in (traffic.get("capture_problems") or {}).items():
+        parts.append(f'<p class="small">Capture on {_e(_host(diagnosis, side))} not used: {_e(problem)}.</p>')
     if not any((traffic.get("captured") or {}).values()):
         parts.append('<p class="small">No capture in this run: the ladder is empty.</p>')
     return "".join(parts)

@@ -22,7 +22,9 @@ IN_COUNTERS = ("XfrmInNoStates", "XfrmInStateProtoError", "XfrmInStateMismatch",
 
 def _no_capture(ctx: t.Any) -> dict[str, t.Any] | None:
     if not any(ctx.captured(n) for n in ctx.managed()):
-        return F.skipped("no capture in this run (ipsec_capture: false)")
+        problems = [f"{ctx.host(n)}: {_traffic.capture_problem(ctx.side(n))}" for n in ctx.managed()
+                    if _traffic.capture_problem(ctx.side(n))]
+        return F.skipped("; ".join(problems) if problems else "no capture in this run (ipsec_capture: false)")
     return None
 
 

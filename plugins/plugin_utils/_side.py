@@ -510,6 +510,7 @@ def _capture(result: dict[str, t.Any]) -> dict[str, t.Any]:
     window = result.get("window") or {}
     return {
         "start": window.get("start"), "end": window.get("end"), "late_ms": window.get("late_ms"),
+        "packets": dict(summary.get("packets") or {}),
         "interfaces": list((result.get("plan") or {}).get("interfaces") or []),
         "files": [f.get("path") for f in result.get("files") or [] if f.get("state") == "kept"],
         "ike": messages, "ike_sas": list(ike.get("sas") or []), "esp": esp,

@@ -38,9 +38,25 @@ STAT_REASONS = {
 }
 
 
-def capture_of(side: dict[str, t.Any]) -> dict[str, t.Any] | None:
+def capture_problem(side: dict[str, t.Any]) -> str | None:
+    """Why a side's capture cannot be used (None when it can): it failed, or its window was empty."""
     capture = side.get("capture")
-    return capture if isinstance(capture, dict) and not capture.get("failed") else None
+    if not isinstance(capture, dict):
+        return None
+    if capture.get("failed"):
+        return "the capture failed"
+    start, end = capture.get("start"), capture.get("end")
+    if isinstance(start, (int, float)) and isinstance(end, (int, float)) and end <= start:
+        late = capture.get("late_ms")
+        return (f"the capture started {late / 1000:.1f} s late, after its window had ended (raise ipsec_capture_lead)"
+                if isinstance(late, (int, float)) else "the capture window was empty")
+    return None
+
+
+def capture_of(side: dict[str, t.Any]) -> dict[str, t.Any] | None:
+    """The side's capture summary when it can be used."""
+    capture = side.get("capture")
+    return capture if isinstance(capture, dict) and capture_problem(side) is None else None
 
 
 def ike_messages(side: dict[str, t.Any], direction: str, response: bool | None = None) -> list[dict[str, t.Any]]:
