@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,25 @@ def test_lab_state_playbook_shows_both_sides_without_keys(lab_session):
     assert "ESTABLISHED" in res.stdout and "STATE_V2_ESTABLISHED_CHILD_SA" in res.stdout
     assert "[key removed]" in res.stdout
     assert not KEY_LIKE.search(res.stdout + res.stderr)
+
+
+def test_native_mode_runs_where_the_kernel_has_esp(lab_session):
+    """The lab's own guest kernel has ESP: a lab started there must pick native mode by itself,
+    come up healthy with a libreswan peer, and leave nothing in the guest after `lab down`."""
+    nested = f"{lab_session.cfg.lab_dir}/nested-native"
+    lab = ["env", f"PYTHONPATH={REPO}", f"ND_LAB_DIR={nested}", "ND_LAB_SLOT=auto", "ND_LAB_SLOT_WAIT=0",
+           f"ND_TOOLS={lab_session.cfg.tools}", "/bin/sh", "-c", 'exec "$0" -m lab "$@"', sys.executable]
+    up = lab_session.exec("guest", [*lab, "up", "--right", "libreswan"], timeout=600)
+    try:
+        assert up.rc == 0, up.err[-3000:]
+        assert "mode native: the host kernel has ESP" in up.err
+        assert re.search(r"tunnel_a: healthy .*\[as documented\]", up.out)
+        ssh = lab_session.exec("guest", [*lab, "exec", "a_right", "--", "ipsec", "whack", "--trafficstatus"])
+        assert ssh.rc == 0 and '"lab-a"' in ssh.out
+    finally:
+        down = lab_session.exec("guest", [*lab, "down"], timeout=300)
+    assert down.rc == 0, down.err
+    left = lab_session.exec("guest", ["sh", "-c", "ip -br link | grep ndlab; grep -F '.lab' /proc/mounts | "
+                                      "grep -F nested-native; ls -A " + nested + " 2>/dev/null"]).out
+    assert left.strip() == ""
+    Path(nested).rmdir()
