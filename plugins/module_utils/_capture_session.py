@@ -68,6 +68,10 @@ class Interrupted(Exception):
     """The run was interrupted (signal or lost controller); the capture is stopped and cleaned."""
 
 
+class CaptureError(Exception):
+    """The capture could not start (tcpdump refused the interface or the filter, ...)."""
+
+
 def _pdeathsig():
     """preexec_fn: own process group, private files, and die with the module (best effort)."""
     os.setpgid(0, 0)
@@ -284,6 +288,13 @@ class TcpdumpBackend(object):
                     del pending[fd]
                 elif not chunk:
                     del pending[fd]
+        failed = []
+        for proc, record in zip(self.procs, self.records):
+            if record["listening_at"] is None and proc.poll() is not None:
+                detail = (record["stderr"] + proc.stderr.read().decode("utf-8", "replace")).strip()
+                failed.append("tcpdump on %s exited with %s: %s" % (record["interface"], proc.returncode, detail or "no output"))
+        if failed:
+            raise CaptureError("; ".join(failed))
         return [record["interface"] for record in self.records if record["listening_at"] is None]
 
     def finished(self):

@@ -1164,7 +1164,7 @@ def main():
     except _capture_session.Interrupted as exc:
         module.fail_json(msg="capture interrupted (%s); the capture was stopped and its files removed" % exc,
                          plan=plan_view(plan, session))
-    except (OSError, IOError, _command.CommandError) as exc:
+    except (OSError, IOError, _command.CommandError, _capture_session.CaptureError) as exc:
         module.fail_json(msg="capture failed: %s; nothing was left behind" % exc, plan=plan_view(plan, session))
     for warning in result.pop("warnings"):
         module.warn(warning)

@@ -203,3 +203,12 @@ def test_old_gateway_pythons_capture_for_real(pair, tmp_path, python):
         assert [r["status"] for r in result["probe"]["results"]] == ["ok", "mtu_exceeded", "refused"]
         assert result["summary"]["cleartext"]["outbound_leak"]["packets"] == 2
         assert result["files"][0]["state"] == "removed" and not os.path.exists(result["files"][0]["path"])
+
+
+def test_capture_that_cannot_start_fails_and_cleans_up(pair, tmp_path):
+    before = leftovers()[1]
+    proc = cn.run_module_in(cn.A, cn.module_args_file(tmp_path, "nodev", args_for(cn.A, interfaces=["nosuch0"], duration=3)))
+    result = result_of(proc)
+    assert result["failed"] is True
+    assert "tcpdump on nosuch0 exited with 1" in result["msg"] and "nothing was left behind" in result["msg"]
+    assert leftovers()[1] == before
