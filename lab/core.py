@@ -85,10 +85,6 @@ class Lab:
         state = state or self._require_up()
         return topology.plan([TunnelSpec(**s) for s in state["specs"]], self.cfg)
 
-    @staticmethod
-    def settings_from(state: dict) -> dict[str, dict[str, Settings]]:
-        return {letter: {w: Settings(**d) for w, d in sides.items()} for letter, sides in state["settings"].items()}
-
     def record_command(self, pid: int) -> None:
         """`lab run`'s command, for the guard to stop if `lab run` itself is killed."""
         state = self._require_up()
@@ -126,8 +122,7 @@ class Lab:
             "lab_dir": str(self.cfg.lab_dir), "owner_pid": os.getpid(), "detached": False, "pgid": None,
             "host_link": self.cfg.host_link, "agent": {"host": str(self.cfg.bridge_ip), "port": AGENT_PORT},
             "specs": [s.as_dict() for s in specs],
-            "settings": {l: {w: vars(s) for w, s in sides.items()} for l, sides in settings.items()},
-            "tunnels": {}, "started": time.time(),
+            "settings": _public_settings(settings), "tunnels": {}, "started": time.time(),
         }
         self._write_state(state)
         try:
@@ -176,7 +171,7 @@ class Lab:
 
         results = self._parallel([lambda t=t: self._bring_up(agent, t, settings[t.letter]) for t in tunnels])
         state["tunnels"] = {t.letter: r for t, r in zip(tunnels, results)}
-        state["settings"] = {l: {w: vars(s) for w, s in sides.items()} for l, sides in settings.items()}
+        state["settings"] = _public_settings(settings)
         self._write_state(state)
 
         self._check_ssh(tunnels)
@@ -550,6 +545,13 @@ class Lab:
             if path.exists():
                 tail = path.read_text(errors="replace").splitlines()[-15:]
                 self.log(f"last lines of {name}:\n    " + "\n    ".join(tail))
+
+
+def _public_settings(settings: dict[str, dict[str, Settings]]) -> dict:
+    """The daemons' settings for state.json and status output: everything but the PSK, which
+    exists only in the gateways' own configuration files (0600, in the lab folder)."""
+    return {letter: {w: {k: v for k, v in vars(s).items() if k != "psk"} for w, s in sides.items()}
+            for letter, sides in settings.items()}
 
 
 def _faulty(s: Settings, fault: faults.Fault, t: Tunnel, which: str) -> Settings:

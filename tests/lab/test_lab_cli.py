@@ -54,8 +54,16 @@ def test_up_status_exec_down_leave_nothing(lab_env, tmp_path, host_snapshot):
     try:
         assert re.search(r"tunnel_a: healthy .*IKE up/up CHILD up/up ping ok tcp ok .*\[as documented\]", res.stdout)
 
-        status = json.loads(lab_cli(["status", "--json"], lab_env).stdout)
+        status_text = lab_cli(["status", "--json"], lab_env).stdout
+        status = json.loads(status_text)
         live = status["live"]["a"]
+        lab_dir = Path(lab_env["ND_LAB_DIR"])
+        psk = re.search(r'secret = "([^"]+)"', (lab_dir / "gw/a_left/etc/swanctl/swanctl.conf").read_text()).group(1)
+        assert psk in (lab_dir / "gw/a_right/etc/ipsec.secrets").read_text()
+        for where, text in (("status", status_text), ("up output", res.stdout + res.stderr),
+                            ("state.json", (lab_dir / "state.json").read_text()),
+                            ("inventory", (lab_dir / "inventory.yml").read_text())):
+            assert psk not in text, f"the PSK appears in the {where}"
         assert live["mismatches"] == []
         assert live["observed"]["child_sa"] == {"left": "up", "right": "up", "fault": "up", "peer": "up"}
         assert live["observed"]["esp"]["left_to_right"] > 0 and live["observed"]["esp"]["right_to_left"] > 0
