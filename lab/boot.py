@@ -33,7 +33,7 @@ def esp_probe() -> tuple[bool, str]:
     )
     try:
         proc = subprocess.run(["unshare", "--net", "/bin/sh", "-c", script], capture_output=True, text=True,
-                              timeout=20)
+                              timeout=20, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"cannot probe: {exc}"
     if proc.returncode == 0:

@@ -220,7 +220,7 @@ def _stop_process(pid: int, start: str) -> None:
             os.kill(pid, sig)
         except ProcessLookupError:
             return
-        for _ in range(50):
+        for _attempt in range(50):
             if process_start(pid) != start:
                 return
             time.sleep(0.1)

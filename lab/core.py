@@ -129,7 +129,7 @@ class Lab:
             return self._boot_and_build(state, tunnels, settings, mode, mem_mb)
         except BaseException:
             if keep_on_failure:
-                self.log(f"left the failed lab up for inspection; `python -m lab down` removes it")
+                self.log("left the failed lab up for inspection; `python -m lab down` removes it")
             else:
                 self._print_log_tails()
                 self.down()
@@ -455,7 +455,8 @@ class Lab:
             mgmt_ip = next(s.mgmt_ip for t in self.tunnels() for s in t.sides if s.name == gateway)
         argv = ["ssh", "-i", str(self.cfg.ssh_key), "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
                 *inventory.SSH_COMMON_ARGS.split(), f"root@{mgmt_ip}", command]
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                              check=False)
 
     # ---- status, exec ---------------------------------------------------------------------------
 
@@ -537,7 +538,7 @@ class Lab:
             return
         for sock in cp.iterdir():
             subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "lab"], capture_output=True,
-                           timeout=10, stdin=subprocess.DEVNULL)
+                           timeout=10, stdin=subprocess.DEVNULL, check=False)
 
     def _print_log_tails(self) -> None:
         for name in ("console.log", "agent.log"):
@@ -589,7 +590,7 @@ Subsystem sftp internal-sftp
 def _init_nss(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
     res = subprocess.run(["certutil", "-N", "-d", f"sql:{path}", "--empty-password"], capture_output=True, text=True,
-                         stdin=subprocess.DEVNULL)
+                         stdin=subprocess.DEVNULL, check=False)
     if res.returncode != 0:
         raise LabError(f"certutil (libnss3-tools) could not create libreswan's NSS database: {res.stderr.strip()}")
 

@@ -9,7 +9,6 @@ that only hurts connections started on its own side (masquerade) probes the othe
 from __future__ import annotations
 
 import re
-import shlex
 from concurrent.futures import ThreadPoolExecutor
 
 from . import daemons
@@ -106,9 +105,8 @@ def observe(agent: AgentClient, t: Tunnel, running: dict[str, bool], fault_side:
     peer = "left" if fault == "right" else "right"
     sides = sa_states(agent, t, running)
     pr = probe(agent, t, fault, peer) if probe_from_fault else probe(agent, t, peer, fault)
-    out = {"fault_side": fault, "sides": sides, "probe": {k: pr[k] for k in ("from", "to", "ping_received",
-                                                                            "tcp_error")},
-           "ping": pr["ping"], "tcp": pr["tcp"]}
+    probe_info = {k: pr[k] for k in ("from", "to", "ping_received", "tcp_error")}
+    out = {"fault_side": fault, "sides": sides, "probe": probe_info, "ping": pr["ping"], "tcp": pr["tcp"]}
     for key in ("ike_sa", "child_sa", "daemon"):
         out[key] = {"left": sides["left"][key], "right": sides["right"][key],
                     "fault": sides[fault][key], "peer": sides[peer][key]}

@@ -406,7 +406,7 @@ class Agent:
         timed_out = False
         while streams:
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready, _, _ = select.select(list(streams), [], [], wait)
+            ready = select.select(list(streams), [], [], wait)[0]
             if not ready:
                 timed_out = True
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -460,7 +460,7 @@ def _add_address(ifname: str, address: str) -> None:
 def _serve_echo(sock: socket.socket, ns: str) -> None:
     while True:
         try:
-            conn, _ = sock.accept()
+            conn = sock.accept()[0]
         except OSError:
             return
         threading.Thread(target=_echo_once, args=(conn,), daemon=True).start()

@@ -30,5 +30,6 @@ done
 cd "$root/merged" || fail "cd $root/merged"
 mkdir -p oldroot
 pivot_root . oldroot || fail "pivot_root"
+# shellcheck disable=SC2093 # exec replaces PID 1's program; the line after it runs only if exec fails
 exec chroot . /bin/sh "$ND_REPO/lab/guest/stage2.sh"
 fail "exec stage 2"

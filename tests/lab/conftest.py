@@ -144,7 +144,7 @@ class LabSession:
     def playbook(self, playbook: str | Path, limit: str, *extra: str, timeout: float = 600):
         argv = ["ansible-playbook", "-i", str(self.inventory), str(playbook), "-l", limit, *extra]
         return subprocess.run(argv, env=self.ansible_env(), capture_output=True, text=True, timeout=timeout,
-                              cwd=REPO, stdin=subprocess.DEVNULL)
+                              cwd=REPO, stdin=subprocess.DEVNULL, check=False)
 
 
 def _require_root() -> None:
@@ -170,8 +170,8 @@ def lab_session(request) -> LabSession:
 
 # ---- leftovers: what a lab must not leave behind ----------------------------------------------
 
-WATCHED_FILES = [Path.home() / f for f in (".bashrc", ".profile")] + [Path("/etc/ipsec.conf"),
-                                                                       Path("/etc/strongswan.conf")]
+WATCHED_FILES = [Path.home() / ".bashrc", Path.home() / ".profile", Path("/etc/ipsec.conf"),
+                 Path("/etc/strongswan.conf")]
 NEVER_CREATED = [Path.home() / ".uml", Path("/var/lib/ipsec"), Path("/usr/libexec/ipsec")]
 LAB_NAME = re.compile(r"^[a-z]_(left|right|wan)(_host)?$")
 
@@ -184,7 +184,7 @@ def _digest(path: Path) -> str | None:
 
 
 def _netns() -> set[str]:
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
     return {line.split()[0] for line in out.splitlines() if line.strip()}
 
 

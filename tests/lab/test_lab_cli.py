@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def lab_cli(args: list[str], env: dict, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "lab", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+                          timeout=timeout, stdin=subprocess.DEVNULL, check=False)
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def test_up_status_exec_down_leave_nothing(lab_env, tmp_path, host_snapshot):
         ssh = subprocess.run(["ssh", "-i", str(key), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
                               "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", f"root@{mgmt}",
                               "hostname; ipsec whack --trafficstatus | grep -c lab-a"],
-                             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+                             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
         assert ssh.returncode == 0 and ssh.stdout.split() == ["a-right", "1"], ssh.stderr
 
         again = lab_cli(["up"], lab_env)

@@ -144,7 +144,7 @@ def test_nat_t_tunnel_is_encapsulated_and_healthy(lab_session):
 
 def test_inventory_has_the_documented_variables(lab_session):
     res = subprocess.run(["ansible-inventory", "-i", str(lab_session.inventory), "--list"], capture_output=True,
-                         text=True, env=lab_session.ansible_env(), timeout=120)
+                         text=True, env=lab_session.ansible_env(), timeout=120, check=False)
     assert res.returncode == 0, res.stderr
     import json
     inv = json.loads(res.stdout)
