@@ -389,7 +389,8 @@ class Agent:
 
         return self.ns.run(req["target"], probe)
 
-    def exec_streaming(self, req: dict, send) -> None:
+    def exec_streaming(self, req: dict, send, client: socket.socket) -> None:
+        """Run a command, stream its output; kill it on timeout or when the client goes away."""
         argv = self.ns.enter_argv(req["target"], req["argv"])
         stdin = subprocess.PIPE if req.get("input") is not None else subprocess.DEVNULL
         try:
@@ -403,22 +404,34 @@ class Agent:
             threading.Thread(target=_feed, args=(proc.stdin, data), daemon=True).start()
         deadline = time.monotonic() + req["timeout"] if req.get("timeout") else None
         streams = {proc.stdout.fileno(): 1, proc.stderr.fileno(): 2}
-        timed_out = False
-        while streams:
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready = select.select(list(streams), [], [], wait)[0]
-            if not ready:
-                timed_out = True
-                os.killpg(proc.pid, signal.SIGKILL)
-                break
-            for fd in ready:
-                chunk = os.read(fd, 65536)
-                if chunk:
-                    send({"fd": streams[fd], "data": base64.b64encode(chunk).decode()})
-                else:
-                    del streams[fd]
-        rc = proc.wait()
-        send({"rc": rc, "timed_out": timed_out})
+        timed_out = gone = False
+        try:
+            while streams and not gone:
+                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                ready = select.select([*streams, client], [], [], wait)[0]
+                if not ready:
+                    timed_out = True
+                    break
+                if client in ready and not client.recv(1, socket.MSG_PEEK):
+                    gone = True
+                for fd in ready:
+                    if fd is client:
+                        continue
+                    chunk = os.read(fd, 65536)
+                    if chunk:
+                        send({"fd": streams[fd], "data": base64.b64encode(chunk).decode()})
+                    else:
+                        del streams[fd]
+        except OSError:  # the client went away while we wrote to it
+            gone = True
+        finally:
+            if timed_out or gone:
+                _killpg(proc.pid)
+            rc = proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
+        if not gone:
+            send({"rc": rc, "timed_out": timed_out})
 
     # ---- misc -------------------------------------------------------------------------------
 
@@ -434,6 +447,13 @@ def _env(req: dict) -> dict:
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "HOME": "/root", "TERM": "dumb"}
     env.update(req.get("env") or {})
     return env
+
+
+def _killpg(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _feed(pipe, data: bytes) -> None:
@@ -494,7 +514,7 @@ class Handler(socketserver.StreamRequestHandler):
         op = req.get("op", "")
         try:
             if op == "exec":
-                self.agent.exec_streaming(req, send)
+                self.agent.exec_streaming(req, send, self.connection)
             elif hasattr(self.agent, f"op_{op}"):
                 send({"result": getattr(self.agent, f"op_{op}")(req)})
             else:

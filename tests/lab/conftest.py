@@ -39,7 +39,10 @@ os.environ.setdefault("ND_LAB_SLOT_WAIT", "900")
 
 
 def pytest_collection_modifyitems(session, config, items):
-    items.sort(key=lambda item: "lab_session" in getattr(item, "fixturenames", ()))
+    """Modules that use lab_session run last, whole (their module-scoped fixtures stay up once)."""
+    late = {item.module for item in items
+            if "lab_session" in getattr(item, "fixturenames", ()) and getattr(item, "module", None)}
+    items.sort(key=lambda item: getattr(item, "module", None) in late)
 
 
 def _wanted_tunnels(items) -> dict[str, dict]:
