@@ -3,12 +3,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """firewall_info and the firewall checks on the real lab: UML kernel, real SAs, iptables-legacy.
 
-One lab boot holds every tunnel (SPECS): a healthy one, one through NAT (NAT-T), one per firewall
-fault of the catalogue (fw-ike, fw-esp, forward-drop, masquerade, no-route, each on a known side)
-and one healthy tunnel on which the test itself builds a MASQUERADE with and without an IPsec
-policy exemption. The real ``netdoctor.ipsec.firewall_info`` module runs on every gateway through
-``ansible-playbook`` over SSH (pipelining, check mode), with the lab inventory's variables; the
-checks and the evaluator run on the controller through the ``firewall_verdict`` filter.
+The tunnels (LAB_TUNNELS, in the shared ``lab_session`` of conftest.py, one boot for every lab
+test module selected): a healthy one, one through NAT (NAT-T), one per firewall fault of the
+catalogue (fw-ike, fw-esp, forward-drop, masquerade, no-route, each on a known side) and one
+healthy tunnel on which the tests themselves build a MASQUERADE with and without an IPsec policy
+exemption, and a FORWARD DROP with ``-m policy`` exceptions. The real ``netdoctor.ipsec.firewall_info``
+module runs on the gateways through ``ansible-playbook`` over SSH (pipelining, check mode), with
+the lab inventory's variables; the checks and the evaluator run on the controller through the
+``firewall_verdict`` filter.
 
 What is shown, against the truth the lab records (``lab/faults.yml``, inventory ``lab_fault*``):
 - on the fault side the check of the fault's finding fails and names exactly the rule the lab put
@@ -18,12 +20,12 @@ What is shown, against the truth the lab records (``lab/faults.yml``, inventory 
   counter of the rule the evaluator named;
 - ``-m policy --dir out --pol ipsec`` before a MASQUERADE, on real SAs: with the exemption the NAT
   check passes, the exemption's counter counts the tunnel traffic and ping works; without it the
-  check names the MASQUERADE, whose counter goes up while ping fails.
+  check names the MASQUERADE, whose counter goes up while the ping leaves in clear and fails;
+- ``-m policy --dir in|out --pol ipsec`` in a FORWARD DROP chain: the evaluator names them and
+  their counters count the ping.
 
-Run: ``. tools/env.sh && cd $ND_COLLECTION && python -m pytest -q tests/lab/test_firewall_lab.py``
-(as root; lab folder $ND_LAB_DIR, default .lab-fw, slot $ND_LAB_SLOT, default 3). A lab that is
-already up in that folder with the same tunnel names (``python -m lab run --spec ...``) is reused
-and left running; otherwise the test brings its own up and removes it.
+Run: ``. tools/env.sh && cd $ND_COLLECTION && python -m pytest -q -s tests/lab/test_firewall_lab.py``
+(as root; lab folder $ND_LAB_DIR, default .lab-test, slot $ND_LAB_SLOT, default the first free one).
 """
 
 from __future__ import annotations
@@ -32,30 +34,30 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
 import tempfile
 import time
 import typing as t
 from pathlib import Path
 
 import pytest
-import yaml
 
 from ansible_collections.netdoctor.ipsec.plugins.filter.firewall_verdict import firewall_verdict
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "tests/lab/playbooks/firewall_info.yml"
 
-SPECS: list[dict[str, t.Any]] = [
-    {"name": "healthy"},
-    {"name": "nat-t", "fault": "nat-t"},
-    {"name": "fw-ike", "fault": "fw-ike", "fault_side": "right"},
-    {"name": "fw-esp", "fault": "fw-esp", "fault_side": "left"},
-    {"name": "forward-drop", "fault": "forward-drop", "fault_side": "right"},
-    {"name": "masquerade", "fault": "masquerade", "fault_side": "left"},
-    {"name": "no-route", "fault": "no-route", "fault_side": "right", "right": "libreswan"},
-    {"name": "exemption"},
-]
+# short name -> tunnel spec; in the session lab each is the tunnel "fw_<short name>"
+TUNNELS: dict[str, dict[str, t.Any]] = {
+    "healthy": {},
+    "nat-t": {"fault": "nat-t"},
+    "fw-ike": {"fault": "fw-ike", "fault_side": "right"},
+    "fw-esp": {"fault": "fw-esp", "fault_side": "left"},
+    "forward-drop": {"fault": "forward-drop", "fault_side": "right"},
+    "masquerade": {"fault": "masquerade", "fault_side": "left"},
+    "no-route": {"fault": "no-route", "fault_side": "right", "right": "libreswan"},
+    "exemption": {},
+}
+LAB_TUNNELS = {"fw_" + name.replace("-", "_"): spec for name, spec in TUNNELS.items()}
 HEALTHY = ("healthy", "nat-t")
 FIREWALL_FAULTS = ("fw-ike", "fw-esp", "forward-drop", "masquerade", "no-route")
 
@@ -71,57 +73,50 @@ CONSEQUENCES: dict[str, dict[str, set[str]]] = {
 # ... each only while the lab observes the state that explains it
 CONSEQUENCE_NEEDS = {"route": lambda observed: observed["child_sa"]["left"] == observed["child_sa"]["right"] == "down"}
 
-pytestmark = [
-    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
-    pytest.mark.skipif(shutil.which("ansible-playbook") is None, reason="ansible-playbook not on PATH (. tools/env.sh)"),
-]
+pytestmark = pytest.mark.skipif(shutil.which("ansible-playbook") is None, reason="ansible-playbook not on PATH (. tools/env.sh)")
 
 
 # ---- the lab ------------------------------------------------------------------------------------
 
 
 class FirewallLab:
-    """The running lab, its inventory and the Ansible runs against it."""
+    """This module's tunnels of the session lab, and the Ansible runs against them."""
 
-    def __init__(self, lab: t.Any, state: dict) -> None:
-        self.lab = lab
-        self.state = state
-        self.dir = Path(lab.cfg.lab_dir)
-        inventory = yaml.safe_load((self.dir / "inventory.yml").read_text())
+    def __init__(self, session: t.Any) -> None:
+        self.session = session
+        self.tunnels = {name: session.tunnel("fw_" + name.replace("-", "_")) for name in TUNNELS}
         self.hostvars: dict[str, dict] = {}
-        for group in inventory["all"]["children"]["lab_gateways"]["children"].values():
-            self.hostvars.update(group["hosts"])
-        self.letters = {spec["name"]: chr(ord("a") + index) for index, spec in enumerate(state["specs"])}
-        self.tmp = Path(tempfile.mkdtemp(prefix="fwlab-", dir=self.dir))
+        for tunnel in self.tunnels.values():
+            self.hostvars.update(tunnel.hostvars)
+        self.tmp = Path(tempfile.mkdtemp(prefix="fwlab-", dir=session.cfg.lab_dir))
         self.gathers: list[dict] = []
 
     def host(self, name: str, side: str) -> str:
-        return f"{self.letters[name]}_{side}"
+        return f"{self.tunnels[name].letter}_{side}"
 
     def fault_side(self, name: str) -> str:
-        return self.hostvars[self.host(name, "left")]["lab_fault_side"]
+        return self.tunnels[name].fault_side
+
+    def observed(self, name: str) -> dict:
+        return self.tunnels[name].observed
 
     def vars(self, host: str) -> dict:
         return self.hostvars[host]
 
-    def gather(self, hosts: list[str] | None = None) -> dict[str, dict]:
-        """Run firewall_info through ansible-playbook; {host: module result}."""
+    def gather(self, hosts: list[str]) -> dict[str, dict]:
+        """Run firewall_info through ansible-playbook on ``hosts``; {host: module result}."""
         out = self.tmp / f"gather-{len(self.gathers)}.json"
-        extra = {"out_file": str(out)}
-        if hosts:
-            extra["fw_hosts"] = ",".join(hosts)
-        env = dict(os.environ, ANSIBLE_CONFIG=str(self.dir / "ansible.cfg"))
-        argv = ["ansible-playbook", "-i", str(self.dir / "inventory.yml"), str(PLAYBOOK), "-e", json.dumps(extra)]
         started = time.monotonic()
-        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL, check=False)
+        done = self.session.playbook(PLAYBOOK, ",".join(hosts), "-e", json.dumps({"out_file": str(out)}), timeout=900)
         took = time.monotonic() - started
         assert done.returncode == 0, f"ansible-playbook failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
         results = json.loads(out.read_text())
-        self.gathers.append({"hosts": hosts or "all", "seconds": round(took, 1)})
+        assert sorted(results) == sorted(hosts)
+        self.gathers.append({"hosts": len(hosts), "seconds": round(took, 1)})
         return results
 
     def exec(self, target: str, argv: list[str], timeout: float = 60) -> t.Any:
-        return self.lab.exec(target, argv, timeout=timeout)
+        return self.session.exec(target, argv, timeout=timeout)
 
     def ping(self, name: str, src_side: str, dst_side: str, count: int = 3) -> int:
         """Echo replies received by src's inner host from dst's inner host, through the tunnel."""
@@ -137,7 +132,7 @@ class FirewallLab:
         """Packets the tunnel's WAN router counted under ``comment`` (esp_/ike_/clear_<from>_to_<to>)."""
         from lab import observe
 
-        res = self.exec(f"{self.letters[name]}_wan", ["iptables-legacy-save", "-c", "-t", "mangle"])
+        res = self.exec(f"{self.tunnels[name].letter}_wan", ["iptables-legacy-save", "-c", "-t", "mangle"])
         return observe.parse_counters(res.out).get(comment, 0)
 
     def checks(self, result: dict, host: str) -> dict:
@@ -147,47 +142,21 @@ class FirewallLab:
                                 remote_subnets=hv["ipsec_remote_subnets"])
 
 
-def _lab_config() -> t.Any:
-    from lab import LabConfig
-
-    lab_dir = os.environ.get("ND_LAB_DIR") or str(REPO / ".lab-fw")
-    slot = int(os.environ.get("ND_LAB_SLOT", "3"))
-    return LabConfig.from_env(lab_dir, slot)
-
-
 @pytest.fixture(scope="module")
-def fwlab() -> t.Iterator[FirewallLab]:
-    from lab import Lab, LabError, TunnelSpec
-
-    lab = Lab(_lab_config())
-    owned = False
-    try:
-        if lab.is_up():
-            state = lab.state() or {}
-            names = [spec.get("name") for spec in state.get("specs") or []]
-            if names != [spec["name"] for spec in SPECS] or state.get("status") != "up":
-                pytest.fail(f"a different lab is up in {lab.cfg.lab_dir} (tunnels {names}); "
-                            "take it down or set ND_LAB_DIR to another folder")
-        else:
-            owned = True
-            state = lab.up([TunnelSpec.from_dict(spec) for spec in SPECS])
-    except LabError as exc:
-        pytest.fail(f"the lab did not come up: {exc}")
-    fw = FirewallLab(lab, state)
+def fwlab(lab_session: t.Any) -> t.Iterator[FirewallLab]:
+    fw = FirewallLab(lab_session)
     try:
         yield fw
     finally:
         shutil.rmtree(fw.tmp, ignore_errors=True)
-        print(f"\nfirewall lab: up in {state.get('up_seconds')}s ({'own boot' if owned else 'reused'}); "
-              f"firewall_info runs: {fw.gathers}")
-        if owned:
-            lab.down()
+        print(f"\nfirewall lab: lab up in {lab_session.state.get('up_seconds')}s; firewall_info runs "
+              f"(hosts, seconds): {[(g['hosts'], g['seconds']) for g in fw.gathers]}")
 
 
 @pytest.fixture(scope="module")
 def gathered(fwlab: FirewallLab) -> dict[str, dict]:
-    """firewall_info of every gateway, once."""
-    return fwlab.gather()
+    """firewall_info of both gateways of every tunnel but the one the tests change, once."""
+    return fwlab.gather([fwlab.host(name, side) for name in TUNNELS if name != "exemption" for side in ("left", "right")])
 
 
 # ---- helpers ------------------------------------------------------------------------------------
@@ -255,7 +224,6 @@ def describe(checks: dict) -> str:
 
 
 def test_module_reads_every_gateway(fwlab: FirewallLab, gathered: dict[str, dict]) -> None:
-    assert sorted(gathered) == sorted(fwlab.hostvars)
     for host, result in gathered.items():
         hv = fwlab.vars(host)
         assert result["changed"] is False
@@ -314,7 +282,7 @@ def test_fault_is_named_on_its_side(fwlab: FirewallLab, gathered: dict[str, dict
     peer_checks = fwlab.checks(gathered[peer_host], peer_host)
     assert failing(fault_checks) == {check_name} | allowed["fault"], f"{fault_host}:\n{describe(fault_checks)}"
     assert failing(peer_checks) == allowed["peer"], f"{peer_host}:\n{describe(peer_checks)}"
-    observed = fwlab.state["tunnels"][fwlab.letters[name]]["observed"]
+    observed = fwlab.observed(name)
     for consequence in allowed["fault"] | allowed["peer"]:
         assert CONSEQUENCE_NEEDS.get(consequence, lambda _o: True)(observed), (consequence, observed)
 
