@@ -31,7 +31,6 @@ Run: ``. tools/env.sh && cd $ND_COLLECTION && python -m pytest -q -s tests/lab/t
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 import tempfile
