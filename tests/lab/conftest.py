@@ -1,7 +1,7 @@
 """Shared fixtures for the tests that run against the real lab (tests/lab/, any area).
 
-`lab_session` brings one lab up for the whole pytest session and removes it at the end. Its
-tunnels come from the test modules themselves: a module declares what it needs at module level,
+`lab_session` gives a module the lab holding its tunnels. The tunnels come from the test modules
+themselves: a module declares what it needs at module level,
 
     LAB_TUNNELS = {
         "xfrm_gcm": {"esp": "aes256gcm16"},
@@ -9,8 +9,9 @@ tunnels come from the test modules themselves: a module declares what it needs a
     }
 
 (names are unique across modules; the same name twice must mean the same spec). Only modules
-with selected tests count, so `pytest tests/lab/test_x.py` boots just what test_x needs, and a
-full run boots once for everybody. Tests then use `lab_session.tunnel("xfrm_gcm")`.
+with selected tests count, so `pytest tests/lab/test_x.py` boots just what test_x needs. A full
+run packs the modules into as few labs as the 26-tunnel limit allows (usually one boot), runs
+each lab's modules together and removes it after them. Tests use `lab_session.tunnel("xfrm_gcm")`.
 
 The lab folder is $ND_LAB_DIR (default <repo>/.lab-test); the slot is $ND_LAB_SLOT, default
 `auto` (the first free one, waiting up to $ND_LAB_SLOT_WAIT seconds, default 900, for one).
@@ -32,32 +33,95 @@ import yaml
 
 from lab import Lab, LabConfig, TunnelSpec
 from lab.agent_client import ExecResult
+from lab.topology import MAX_TUNNELS
 
 REPO = Path(__file__).resolve().parents[2]
 os.environ.setdefault("ND_LAB_SLOT", "auto")
 os.environ.setdefault("ND_LAB_SLOT_WAIT", "900")
 
 
+def _module_tunnels(module) -> dict[str, dict]:
+    return dict(getattr(module, "LAB_TUNNELS", {}))
+
+
+def _pack(modules: list) -> list[list]:
+    """Modules into batches whose tunnels (merged by name) fit in one lab; first fit, in order."""
+    batches: list[tuple[list, dict]] = []
+    for module in modules:
+        wanted = _module_tunnels(module)
+        if len(wanted) > MAX_TUNNELS:
+            raise pytest.UsageError(f"{module.__name__}: LAB_TUNNELS has {len(wanted)} tunnels; a lab holds "
+                                    f"at most {MAX_TUNNELS}")
+        for mods, tunnels in batches:
+            clash = [n for n in wanted if n in tunnels and tunnels[n] != wanted[n]]
+            if clash:
+                raise pytest.UsageError(f"LAB_TUNNELS: {clash} declared twice with different specs")
+            if len({**tunnels, **wanted}) <= MAX_TUNNELS:
+                mods.append(module)
+                tunnels.update(wanted)
+                break
+        else:
+            batches.append(([module], dict(wanted)))
+    return [mods for mods, _ in batches]
+
+
+class _Labs:
+    """The session's labs: one per batch of modules (usually a single one), up while in use."""
+
+    def __init__(self) -> None:
+        self.batch_of: dict = {}
+        self.batches: list[list] = []
+        self.current: int | None = None
+        self.session: LabSession | None = None
+
+    def plan(self, items) -> None:
+        modules = []
+        for item in items:
+            module = getattr(item, "module", None)
+            if module is not None and "lab_session" in getattr(item, "fixturenames", ()) and module not in modules:
+                modules.append(module)
+        self.batches = _pack(modules)
+        self.batch_of = {m: i for i, batch in enumerate(self.batches) for m in batch}
+
+    def session_for(self, module) -> LabSession:
+        if module not in self.batch_of:  # not planned (e.g. a plugin changed the selection): its own lab
+            self.batches.append([module])
+            self.batch_of[module] = len(self.batches) - 1
+        index = self.batch_of[module]
+        if self.current == index and self.session is not None:
+            return self.session
+        self.close()
+        wanted: dict[str, dict] = {}
+        for mod in self.batches[index]:
+            wanted.update(_module_tunnels(mod))
+        if not wanted:
+            pytest.fail(f"{module.__name__} uses lab_session but declares no LAB_TUNNELS")
+        lab_dir = os.environ.get("ND_LAB_DIR") or str(REPO / ".lab-test")
+        lab = Lab(LabConfig.from_env(lab_dir=lab_dir), log=lambda msg: print(msg, flush=True))
+        names = list(wanted)
+        self.current = index
+        state = lab.up([TunnelSpec.from_dict(wanted[name]) for name in names])
+        self.session = LabSession(lab, state, names)
+        return self.session
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.lab.down()
+        self.session = self.current = None
+
+
+_LABS = _Labs()
+
+
 def pytest_collection_modifyitems(session, config, items):
-    """Modules that use lab_session run last, whole (their module-scoped fixtures stay up once)."""
-    late = {item.module for item in items
-            if "lab_session" in getattr(item, "fixturenames", ()) and getattr(item, "module", None)}
-    items.sort(key=lambda item: getattr(item, "module", None) in late)
+    """Modules without lab_session first; then the lab_session modules batch by batch, each module
+    whole (so module-scoped fixtures stay up once and every batch boots once)."""
+    _LABS.plan(items)
+    items.sort(key=lambda item: _LABS.batch_of.get(getattr(item, "module", None), -1))
 
 
-def _wanted_tunnels(items) -> dict[str, dict]:
-    wanted: dict[str, dict] = {}
-    seen_modules = set()
-    for item in items:
-        module = getattr(item, "module", None)
-        if module is None or module in seen_modules:
-            continue
-        seen_modules.add(module)
-        for name, spec in getattr(module, "LAB_TUNNELS", {}).items():
-            if name in wanted and wanted[name] != spec:
-                raise pytest.UsageError(f"LAB_TUNNELS: {name!r} is declared twice with different specs")
-            wanted[name] = spec
-    return wanted
+def pytest_sessionfinish(session, exitstatus):
+    _LABS.close()
 
 
 @dataclass
@@ -155,20 +219,11 @@ def _require_root() -> None:
         pytest.skip("the lab needs root (network namespaces, TAP device)")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab_session(request) -> LabSession:
+    """The lab holding this module's LAB_TUNNELS (shared with the other modules of its batch)."""
     _require_root()
-    wanted = _wanted_tunnels(request.session.items)
-    if not wanted:
-        pytest.fail("lab_session is used, but no selected test module declares LAB_TUNNELS")
-    lab_dir = os.environ.get("ND_LAB_DIR") or str(REPO / ".lab-test")
-    lab = Lab(LabConfig.from_env(lab_dir=lab_dir), log=lambda msg: print(msg, flush=True))
-    names = list(wanted)
-    state = lab.up([TunnelSpec.from_dict(wanted[name]) for name in names])
-    try:
-        yield LabSession(lab, state, names)
-    finally:
-        lab.down()
+    return _LABS.session_for(request.module)
 
 
 # ---- leftovers: what a lab must not leave behind ----------------------------------------------
