@@ -47,6 +47,7 @@ def test_bad_spec_is_refused_clearly_and_leaves_nothing(lab_env, host_snapshot):
 
 
 def test_up_status_exec_down_leave_nothing(lab_env, tmp_path, host_snapshot):
+    """Healthy form (strongSwan <-> libreswan): everything a user does with a running lab."""
     snap = host_snapshot(Path(lab_env["ND_LAB_DIR"]))
     res = lab_cli(["up", "--right", "libreswan"], lab_env)
     assert res.returncode == 0, res.stderr
@@ -90,6 +91,23 @@ def test_up_status_exec_down_leave_nothing(lab_env, tmp_path, host_snapshot):
         other = {**lab_env, "ND_LAB_DIR": str(tmp_path / "other"), "ND_LAB_SLOT": str(slot), "ND_LAB_SLOT_WAIT": "0"}
         busy = lab_cli(["up"], other)
         assert busy.returncode == 2 and f"slot {slot}: the host interface ndlab{slot} exists" in busy.stderr
+    finally:
+        down = lab_cli(["down"], lab_env)
+    assert down.returncode == 0, down.stderr
+    assert snap.leftovers(slot) == []
+
+
+def test_up_with_a_fault_then_down_leave_nothing(lab_env, host_snapshot):
+    """Fault form: `lab up --fault` reports the documented broken state; `lab down` removes it all."""
+    snap = host_snapshot(Path(lab_env["ND_LAB_DIR"]))
+    res = lab_cli(["up", "--left", "libreswan", "--fault", "masquerade", "--fault-side", "left"], lab_env)
+    assert res.returncode == 0, res.stderr
+    slot = state_of(lab_env)["slot"]
+    try:
+        assert re.search(r"tunnel_a: masquerade on left .*IKE up/up CHILD up/up ping fail tcp fail .*"
+                         r"\[as documented\]", res.stdout)
+        rules = lab_cli(["exec", "a_left", "--", "iptables-legacy", "-t", "nat", "-S", "POSTROUTING"], lab_env)
+        assert "-A POSTROUTING -o wan0 -j MASQUERADE" in rules.stdout
     finally:
         down = lab_cli(["down"], lab_env)
     assert down.returncode == 0, down.stderr
