@@ -112,6 +112,8 @@ def _sides(diagnosis: dict[str, t.Any]) -> str:
         "<td>" + _list(f"{p['dir']} {p['src']} → {p['dst']} {p['action']} via {', '.join(p['tmpls']) or '-'}" for p in side["policies"])
         + "</td>" for side in (a, b)) + "</tr>")
     html_rows.append(f"<tr><td>Gathered</td><td>{sources(a)}</td><td>{sources(b)}</td></tr>")
+    if a["warnings"] or b["warnings"]:
+        html_rows.append(f"<tr><td>Warnings</td><td>{_list(a['warnings'])}</td><td>{_list(b['warnings'])}</td></tr>")
     return ('<table class="sides"><tr><th></th><th>A</th><th>B</th></tr>' + "".join(html_rows) + "</table>")
 
 

@@ -605,8 +605,12 @@ def build_side(
     else:
         record["sources"]["probe"] = {"status": "missing", "reason": "no capture, so no probe, in this run"}
     trace = results.get("trace") or {}
-    if isinstance(trace, dict) and trace.get("stdout"):
-        record["trace"] = _trace.parse(trace["stdout"])
+    if isinstance(trace, dict) and "stdout" in trace and not trace.get("skipped"):
+        record["trace"] = _trace.parse(trace.get("stdout") or "")
+        if not record["trace"]:
+            record["warnings"].append(
+                "TRACE rules were in place for the window but the kernel logged no trace line (in a network namespace "
+                "other than the first, netfilter logs only with net.netfilter.nf_log_all_netns=1; nf_log_syslog must be loaded)")
     record["addresses"] = list(dict.fromkeys(addresses))
     config_changed = _config_changed(results.get("config_files"), ike)
     if config_changed is not None and isinstance(record.get("ike"), dict):
