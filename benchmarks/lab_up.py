@@ -71,7 +71,7 @@ def main() -> int:
                   flush=True)
             if not ok:
                 print(up.stderr[-3000:], down.stderr[-1000:], file=sys.stderr)
-    for tunnels in args.tunnels:
+    for tunnels in dict.fromkeys(args.tunnels):
         times = [r["up_s"] for r in results if r["tunnels"] == tunnels and r["ok"]]
         if times:
             print(f"summary: lab up --tunnels {tunnels}: median {statistics.median(times):.1f}s over {len(times)} run(s)")
