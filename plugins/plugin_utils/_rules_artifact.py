@@ -47,4 +47,5 @@ def ike_keys(ctx: t.Any) -> dict[str, t.Any]:
     if written.get("files"):
         return F.passed(f"IKE decryption table written ({written.get('count', '?')} IKE SAs)",
                         [F.evidence("both", f"file: {path}") for path in written["files"]])
-    return F.skipped("needs the IKE daemon's key logging (debug level raised for the window); not requested")
+    return F.skipped("IKE keys are not exported: the daemons write them only with strongSwan's save-keys plugin or "
+                     "libreswan's plutodebug=private, which this collection does not turn on")
