@@ -101,3 +101,17 @@ def test_diagnose_pair_one_sided_and_report_filters():
     assert failing_findings.failing_findings(result) == []
     broken = rulecases.diagnose({"firewall": {"b": "fw-esp"}})
     assert [f["id"] for f in failing_findings.failing_findings([result, broken])] == ["P2.FW_ESP"]
+
+
+def test_side_record_config_age_from_the_daemons_files_only():
+    results = dict(recorded("healthy", "b"))
+    results["ike_info"] = {"ike": {"daemon": "strongswan", "sources": ["file:/etc/swanctl/conf.d/site.conf"], "connections": []}}
+    results["config_files"] = {"files": [
+        {"path": "/etc/adduser.conf", "mtime": 1900000000.0},
+        {"path": "/etc/ipsec.secrets", "mtime": 1764300100.5},
+        {"path": "/etc/swanctl/conf.d/site.conf", "mtime": 1764300200.0},
+        {"path": "/etc/resolv.conf", "mtime": 1800000000.0}]}
+    side = side_record.side_record(results, host="gw_b")
+    assert side["ike"]["config_changed"] == 1764300200.0
+    results["config_files"] = {"skipped": True}
+    assert side_record.side_record(results, host="gw_b")["ike"]["config_changed"] is None
