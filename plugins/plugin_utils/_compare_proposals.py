@@ -23,16 +23,13 @@ from __future__ import annotations
 import itertools
 import typing as t
 
-from ansible_collections.netdoctor.ipsec.plugins.module_utils import _algorithms
+from ansible_collections.netdoctor.ipsec.plugins.module_utils import _algorithms, _proposals
 
 KINDS = ("ike", "esp")
 # Wire-identical integrity names (same IANA transform id, different local truncation).
 WIRE_INTEGRITY = {"HMAC_SHA2_256_96": "HMAC_SHA2_256_128"}
 # Integrity -> the PRF IKE implies when a proposal lists none (strongSwan and libreswan derive it).
-INTEGRITY_PRF = {integ: prf for _hash, (integ, prf) in _algorithms.HASH_IMPLIES.items()}
-INTEGRITY_PRF["HMAC_SHA2_256_96"] = "PRF_HMAC_SHA2_256"
-INTEGRITY_PRF["AES_XCBC_96"] = "PRF_AES128_XCBC"
-INTEGRITY_PRF["AES_CMAC_96"] = "PRF_AES128_CMAC"
+INTEGRITY_PRF = dict(_proposals.INTEG_TO_PRF, HMAC_SHA2_256_96="PRF_HMAC_SHA2_256")
 
 # Rough strength of transforms (higher is stronger), used only to say which side of a mismatch is
 # the odd one out: the side that holds on to a weaker transform is the one to change.
