@@ -373,7 +373,7 @@ def _norm_capture(capture: t.Any) -> dict[str, t.Any] | None:
     if not isinstance(capture, dict):
         return None
     norm = dict(capture)
-    for key in ("ike", "esp", "icmp_errors", "ike_sas", "leak_examples"):
+    for key in ("ike", "esp", "icmp_errors", "ike_sas", "leak_examples", "events"):
         norm[key] = _dicts(capture.get(key))
     for message in norm["ike"]:
         message["notify"] = _texts(message.get("notify"))
@@ -514,6 +514,8 @@ def _capture(result: dict[str, t.Any]) -> dict[str, t.Any]:
         "interfaces": list((result.get("plan") or {}).get("interfaces") or []),
         "files": [f.get("path") for f in result.get("files") or [] if f.get("state") == "kept"],
         "ike": messages, "ike_sas": list(ike.get("sas") or []), "esp": esp,
+        # the IKE packets' pairing events (same id on both gateways), for pair_captures' timeline
+        "events": [event for event in summary.get("events") or [] if isinstance(event, dict) and event.get("kind") == "ike"],
         "plaintext_out": (cleartext.get("outbound_leak") or {}).get("packets") or 0,
         "leak_examples": list(cleartext.get("leak_examples") or []),
         "subnets_known": cleartext.get("subnets_known"),

@@ -157,3 +157,23 @@ def test_traced_rule_path_is_shown():
     assert result["traffic"]["trace"] == {"b": [path]}
     assert path in _report_markdown.render(result)
     assert "Traced rule path on gw_b" in _report_html.render(result)
+
+
+def test_ladder_pairs_both_captures_through_pair_captures():
+    request = {"time": 10.0, "dir": "out", "response": False, "version": 2, "exchange": "IKE_SA_INIT", "digest": "d1"}
+    answer = {"time": 10.2, "dir": "out", "response": True, "version": 2, "exchange": "IKE_SA_INIT", "digest": "d2",
+              "notify": ["NO_PROPOSAL_CHOSEN"]}
+    lost = {"time": 12.0, "dir": "out", "response": False, "version": 2, "exchange": "IKE_SA_INIT", "digest": "d3"}
+
+    def event(t, direction, ident, response):
+        return {"t": t, "dir": direction, "kind": "ike", "id": ident, "exchange": "IKE_SA_INIT", "response": response}
+
+    result = rulecases.diagnose({"set": {
+        "a.capture.ike": [request, lost],
+        "a.capture.events": [event(10.0, "out", "d1", False), event(10.3, "in", "d2", True), event(12.0, "out", "d3", False)],
+        "b.capture.ike": [answer],
+        "b.capture.events": [event(10.15, "in", "d1", False), event(10.2, "out", "d2", True)]}})
+    ladder = result["traffic"]["ladder"]
+    assert [(e["sender"], e["seen_by_receiver"]) for e in ladder] == [("a", True), ("b", True), ("a", False)]
+    assert "NO_PROPOSAL_CHOSEN" in ladder[1]["label"] and ladder[2]["received_at"] is None
+    assert "(not received)" in _report_svg.ladder_svg(ladder, "gw_a", "gw_b")
