@@ -186,6 +186,10 @@ options:
         default: 1.0
 notes:
   - Times are seconds since the epoch (floats with microseconds).
+  - When the controller is killed outright (SIGKILL) while SSH multiplexing (C(ControlPersist)) keeps
+    the session open, nothing reaches the gateway; the capture then ends at its bound and its files
+    are removed unless O(keep_pcap=true). A Ctrl-C, a closed SSH session or a signal to the module
+    stop it at once.
   - Linux shows the decapsulated copy of each inbound ESP packet on the outer interface again;
     these are reported as RV(summary.cleartext.inbound_decapsulated), not as leaks. Only clear text
     leaving the gateway toward the remote subnets is a leak (RV(summary.cleartext.outbound_leak)).
