@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from ansible_collections.netdoctor.ipsec.plugins.module_utils import _capture_summary
+from ansible_collections.netdoctor.ipsec.plugins.module_utils import _capture_summary, _pcap
 from ansible_collections.netdoctor.ipsec.tests.unit.cases import FIXTURES, assert_subset, load_cases
 
 
@@ -46,3 +46,19 @@ def test_missing_file_is_a_warning():
     summary = _capture_summary.summarize_files([("/nonexistent/x.pcap", "wan0")], {})
     assert summary["packets"]["total"] == 0
     assert "cannot read /nonexistent/x.pcap" in summary["warnings"][0]
+
+
+def test_esp_sequence_gaps_replays_and_reordering():
+    """Real lab ESP frames, with loss, a replay and a reordering applied to one SPI's packets."""
+    with open(pcap("lab-healthy-b.pcap"), "rb") as handle:
+        packets = list(_pcap.CaptureReader(handle, "wan0"))
+    inbound = [p for p in packets if b"\xc1\x4f\x77\xd7" in p.data[:60]]  # SPI 0xc14f77d7, seq 1240..1249
+    assert len(inbound) == 10
+    others = [p for p in packets if p not in inbound]
+    kept = inbound[:2] + inbound[3:5] + [inbound[6], inbound[5]] + inbound[8:] + [inbound[0]]
+    summary = _capture_summary.summarize(others + kept, {"peer_addresses": ["203.0.113.1"]})
+    entry = [e for e in summary["esp"] if e["spi"] == "0xc14f77d7"][0]
+    assert (entry["packets"], entry["first_seq"], entry["last_seq"]) == (9, 1240, 1249)
+    assert entry["gaps"] == 2 and entry["gap_ranges"] == [[1242, 1242], [1247, 1247]]
+    assert entry["replays"] == 1
+    assert entry["out_of_order"] == 1
