@@ -313,8 +313,9 @@ def _v2_payload(ptype, body, msg):
     if ptype == 33:
         msg.setdefault("proposals", []).extend(_v2_proposals(body, msg))
     elif ptype == 34:
-        msg["ke_group"] = _algorithms.DH_GROUPS.get(struct.unpack("!H", body[0:2])[0], "UNKNOWN_DH_%d" % struct.unpack("!H", body[0:2])[0])
-        msg["ke_group_number"] = struct.unpack("!H", body[0:2])[0]
+        group = struct.unpack("!H", body[0:2])[0]
+        msg["ke_group"] = _algorithms.DH_GROUPS.get(group, "UNKNOWN_DH_%d" % group)
+        msg["ke_group_number"] = group
     elif ptype == 41:
         protocol, spi_size, ntype = struct.unpack("!BBH", body[0:4])
         _add_notify(msg, ntype, IKEV2_NOTIFIES, protocol, body[4:4 + spi_size], body[4 + spi_size:])
