@@ -23,6 +23,9 @@ RUN = Path("/run/ndcapt")
 WAN = {A: "203.0.113.1", B: "203.0.113.2"}
 LAN = {A: "10.1.0.1", B: "10.2.0.1"}
 SUBNET = {A: "10.1.0.0/24", B: "10.2.0.0/24"}
+WAN6 = {A: "2001:db8:cafe::1", B: "2001:db8:cafe::2"}
+LAN6 = {A: "2001:db8:1::1", B: "2001:db8:2::1"}
+SUBNET6 = {A: "2001:db8:1::/64", B: "2001:db8:2::/64"}
 PEER = {A: B, B: A}
 
 
@@ -54,12 +57,14 @@ class NetnsPair:
             sh("ip", "-n", ns, "link", "set", "lan0", "up")
             sh("ip", "-n", ns, "link", "set", "lan0p", "up")
             sh("ip", "-n", ns, "addr", "add", LAN[ns] + "/24", "dev", "lan0")
+            sh("ip", "-n", ns, "addr", "add", LAN6[ns] + "/64", "dev", "lan0", "nodad")
             (RUN / ns).mkdir(exist_ok=True)
             Path(f"/etc/netns/{ns}/swanctl").mkdir(parents=True, exist_ok=True)
         sh("ip", "link", "add", "wan0", "netns", A, "type", "veth", "peer", "name", "wan0", "netns", B)
         for ns in (A, B):
             sh("ip", "-n", ns, "link", "set", "wan0", "up")
             sh("ip", "-n", ns, "addr", "add", WAN[ns] + "/24", "dev", "wan0")
+            sh("ip", "-n", ns, "addr", "add", WAN6[ns] + "/64", "dev", "wan0", "nodad")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -69,6 +74,7 @@ class NetnsPair:
         """Plain routes between the inner subnets (no IPsec): probes work, traffic is clear text."""
         for ns in (A, B):
             sh("ip", "-n", ns, "route", "replace", SUBNET[PEER[ns]], "via", WAN[PEER[ns]], "src", LAN[ns])
+            sh("ip", "-n", ns, "-6", "route", "replace", SUBNET6[PEER[ns]], "via", WAN6[PEER[ns]], "src", LAN6[ns])
 
     def exec(self, ns: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return sh("ip", "netns", "exec", ns, *args, check=check)

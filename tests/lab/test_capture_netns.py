@@ -212,3 +212,27 @@ def test_capture_that_cannot_start_fails_and_cleans_up(pair, tmp_path):
     assert result["failed"] is True
     assert "tcpdump on nosuch0 exited with 1" in result["msg"] and "nothing was left behind" in result["msg"]
     assert leftovers()[1] == before
+
+
+def test_ipv6_capture_and_probe(pair, tmp_path):
+    pair.clear_routes()
+    start = time.time() + 3
+    probe = {"source": cn.LAN6[cn.A], "destination": cn.LAN6[cn.B], "icmp_sizes": [56, 1400, 1600], "count": 2,
+             "tcp_port": 22, "tcp_timeout": 1}
+    common = {"start_at": start, "duration": 5}
+    procs = run_both(
+        tmp_path,
+        {"peer_addresses": [cn.WAN6[cn.B]], "local_subnets": [cn.SUBNET6[cn.A]], "remote_subnets": [cn.SUBNET6[cn.B]],
+         "probe": probe, **common},
+        {"peer_addresses": [cn.WAN6[cn.A]], "local_subnets": [cn.SUBNET6[cn.B]], "remote_subnets": [cn.SUBNET6[cn.A]],
+         **common})
+    a, b = (result_of(p) for p in procs)
+    assert [(r["type"], r["status"]) for r in a["probe"]["results"]] == [
+        ("icmp", "ok"), ("icmp", "ok"), ("icmp", "mtu_exceeded"), ("tcp", "refused")]
+    assert a["probe"]["results"][0]["ip_length"] == 56 + 8 + 40 and a["probe"]["results"][0]["path_mtu"] == 1500
+    assert a["plan"]["filter"].startswith("(host 2001:db8:cafe::2 and (udp port 500 or udp port 4500 or ip6 proto 50")
+    assert a["summary"]["cleartext"]["outbound_leak"]["packets"] == 5
+    assert b["summary"]["cleartext"]["inbound_unprotected"]["packets"] == 5
+    paired = pair_captures(a, b)
+    assert sorted((f["from"], f["sent"], f["received"]) for f in paired["flows"] if f["kind"] == "clear") == [
+        ("a", 5, 5), ("b", 5, 5)]
