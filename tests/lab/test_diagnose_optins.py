@@ -59,8 +59,11 @@ def optins() -> t.Iterator[dict[str, t.Any]]:
         run = diagnose_lab.run_playbook(lab_dir, out, limit="tunnel_a", forks=2, extra=OPTINS)
         after = _debug_setting(lab)
         raw = {host: lab.exec(host, ["iptables-legacy-save", "-t", "raw"]).out for host in ("a_left", "a_right")}
-        leftovers = {host: lab.exec(host, ["sh", "-c", "ls -d /tmp/netdoctor-capture-* 2>/dev/null; true"]).out.strip()
-                     for host in ("a_left", "a_right")}
+        # A gateway's /tmp shows the host's /tmp underneath (where other tests may capture): only what the host
+        # does not have was left by the gateway itself.
+        on_host = {str(p) for p in Path("/tmp").glob("netdoctor-capture-*")}
+        leftovers = {host: sorted(set(lab.exec(host, ["sh", "-c", "ls -d /tmp/netdoctor-capture-* 2>/dev/null; true"]).out.split())
+                                  - on_host) for host in ("a_left", "a_right")}
         yield {"run": run, "out": out, "debug": (before, after), "raw": raw, "leftovers": leftovers,
                "report": out / "reports" / "tunnel_a"}
     finally:
@@ -80,7 +83,7 @@ def test_pcaps_fetched_and_removed_from_the_gateways(optins):
     assert pcaps == ["a_left-wan0.pcap", "a_right-wan0.pcap"]
     for name in pcaps:
         assert (optins["report"] / "pcap" / name).read_bytes()[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x0a\x0d\x0d\x0a")
-    assert optins["leftovers"] == {"a_left": "", "a_right": ""}
+    assert optins["leftovers"] == {"a_left": [], "a_right": []}
 
 
 def test_esp_sa_files_are_private_and_their_keys_appear_nowhere_else(optins):
