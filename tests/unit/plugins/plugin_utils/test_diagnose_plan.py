@@ -39,8 +39,8 @@ def test_a_parent_group_with_the_same_two_hosts_is_the_same_tunnel():
 
 
 def test_peer_host_and_one_sided_modes():
-    plan = _inventory.plan(["x", "y", "solo"], GROUPS, hostvars(x={"ipsec_peer_host": "y"}, y={"ipsec_peer_host": "x"},
-                                                               solo={"ipsec_peer_address": "203.0.113.50"}))
+    variables = hostvars(x={"ipsec_peer_host": "y"}, y={"ipsec_peer_host": "x"}, solo={"ipsec_peer_address": "203.0.113.50"})
+    plan = _inventory.plan(["x", "y", "solo"], GROUPS, variables)
     assert plan["hosts"]["x"]["tunnel"] == "x<->y" and plan["hosts"]["y"]["side"] == "b"
     assert plan["hosts"]["solo"] == {"tunnel": "solo", "side": "a", "peer_host": None, "one_sided": True, "peer_address": "203.0.113.50"}
 
