@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) netdoctor.ipsec contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -66,8 +65,9 @@ def main(runs: int) -> int:
         if owned:
             lab.down()
     (RESULTS / "diagnose_timing.json").write_text(json.dumps(result, indent=1))
-    print(json.dumps({k: v for k, v in result.items() if k != "diagnose"} | {"diagnose_median": result["diagnose"]["median_seconds"],
-                      "beyond_window": result["diagnose"]["median_beyond_window"]}, indent=1))
+    brief = {k: v for k, v in result.items() if k != "diagnose"}
+    brief.update(diagnose_median=result["diagnose"]["median_seconds"], beyond_window=result["diagnose"]["median_beyond_window"])
+    print(json.dumps(brief, indent=1))
     return 0
 
 
