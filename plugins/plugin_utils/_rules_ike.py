@@ -498,6 +498,11 @@ def daemon_log(ctx: t.Any) -> dict[str, t.Any]:
             continue
         errors = ctx.logs(name, level="error")
         warnings = ctx.logs(name, level="warning")
+        retransmits = [e for e in warnings if e.get("code") == "RETRANSMIT"]
+        if 0 < len(retransmits) < 3:
+            # A retransmit or two is a slow answer, not a problem; three or more say the peer is not answering.
+            warnings = [e for e in warnings if e.get("code") != "RETRANSMIT"]
+            problems.append(F.problem("pass", name, f"{host}: {len(retransmits)} IKE retransmit(s) in the window"))
         for entry in errors[:4]:
             pointed = ", ".join(_logcodes.points_at(entry.get("code")))
             problems.append(F.problem("fail", name, f"{host}: {_logcodes.line(entry)}" + (f" (see {pointed})" if pointed else ""),
@@ -508,4 +513,6 @@ def daemon_log(ctx: t.Any) -> dict[str, t.Any]:
             problems.append(F.problem("warn", name, f"{host}: {_logcodes.line(entry)}"))
         if not errors and not warnings:
             problems.append(F.problem("pass", name, f"{host}: {len(ctx.side(name)['logs'])} log lines in the window, no IKE errors"))
+        elif len(retransmits) >= 3 and not errors:
+            problems.append(F.problem("warn", name, f"{host}: {len(retransmits)} IKE retransmits in the window"))
     return F.combine(problems, "no IKE errors logged in the window")

@@ -67,7 +67,7 @@ def test_one_sided_needs_the_peer_address():
 
 
 def test_failing_threshold():
-    result = rulecases.diagnose({"firewall": {"b": "fw-esp"}, "set": {"a.logs": [{"code": "RETRANSMIT", "message": "retransmit 1"}]}})
+    result = rulecases.diagnose({"firewall": {"b": "fw-esp"}, "set": {"a.logs": [{"code": "RETRANSMIT", "message": f"retransmit {n}"} for n in (1, 2, 3)]}})
     assert {f["id"] for f in _diagnosis.failing(result, "fail")} == {"P2.FW_ESP"}
     assert "P1.LOG" in {f["id"] for f in _diagnosis.failing(result, "warn")}
     assert _diagnosis.failing(result, "never") == []
