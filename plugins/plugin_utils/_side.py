@@ -194,6 +194,15 @@ def _norm_child(child: dict[str, t.Any], parent: dict[str, t.Any]) -> dict[str, 
     }
 
 
+def _config_file(conn: dict[str, t.Any]) -> str | None:
+    """The file a connection was read from (ike_info's ``source`` is a path, or daemon / daemon+config)."""
+    for value in (conn.get("config_file"), conn.get("source")):
+        text = _text(value)
+        if text and text.startswith("/"):
+            return text
+    return None
+
+
 def _norm_connection(conn: dict[str, t.Any]) -> dict[str, t.Any]:
     children = _dicts(conn.get("children"))
     if not children and (conn.get("local_ts") or conn.get("esp_proposals")):
@@ -217,7 +226,7 @@ def _norm_connection(conn: dict[str, t.Any]) -> dict[str, t.Any]:
         "dpd": conn.get("dpd"),
         "start_action": _text(conn.get("start_action")),
         "ikev2_narrowing": _bool(conn.get("ikev2_narrowing")),
-        "config_file": _text(conn.get("config_file") or conn.get("source")),
+        "config_file": _config_file(conn),
         "children": [_norm_child(child, conn) for child in children],
     }
 
