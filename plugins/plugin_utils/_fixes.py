@@ -107,7 +107,8 @@ def where(side: dict[str, t.Any], conn: dict[str, t.Any] | None, setting: str, c
     daemon = daemon_of(side)
     name = (conn or {}).get("name") or "<conn>"
     child_name = (child or {}).get("name") or name
-    source = (conn or {}).get("config_file")
+    source = (conn or {}).get("psk_source") if setting == "psk" else None
+    source = source or (conn or {}).get("config_file")
     if daemon == "libreswan":
         option = {
             "ike_version": "ikev2", "ike_proposals": "ike", "esp_proposals": "esp", "local_id": "leftid",

@@ -221,6 +221,7 @@ def _norm_connection(conn: dict[str, t.Any]) -> dict[str, t.Any]:
         "remote_auth": _text(conn.get("remote_auth")) or auth,
         "psk_fingerprint": _text(conn.get("psk_fingerprint")),
         "psk_facts": _dict(conn.get("psk_facts") or _dict(conn.get("psk")).get("facts")),
+        "psk_source": _text(_dict(conn.get("psk")).get("source")),
         "ike_proposals": _proposals(conn.get("ike_proposals")),
         "encap": conn.get("encap") if isinstance(conn.get("encap"), (bool, str)) else None,
         "dpd": conn.get("dpd"),
