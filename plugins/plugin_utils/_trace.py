@@ -44,6 +44,6 @@ def parse(text: str) -> list[dict[str, t.Any]]:
 
 def describe(packet: dict[str, t.Any]) -> str:
     """``10.1.1.1 -> 10.1.2.10 ICMP: raw:PREROUTING#1 > filter:FORWARD(policy)``."""
-    steps = " > ".join(f"{s['table']}:{s['chain']}" + (f"#{s['number']}" if s["kind"] == "rule" else f"({s['kind']})")
-                       for s in packet["steps"])
-    return f"{packet['src']} -> {packet['dst']} {packet['proto'] or ''}: {steps}"
+    steps = " > ".join(f"{s.get('table')}:{s.get('chain')}" + (f"#{s.get('number')}" if s.get("kind") == "rule" else f"({s.get('kind')})")
+                       for s in packet.get("steps") or [] if isinstance(s, dict))
+    return f"{packet.get('src')} -> {packet.get('dst')} {packet.get('proto') or ''}: {steps}"
