@@ -388,6 +388,11 @@ def _norm_capture(capture: t.Any) -> dict[str, t.Any] | None:
     for message in norm["ike"]:
         message["notify"] = _texts(message.get("notify"))
         message["proposals"] = _dicts(message.get("proposals"))
+    # pairing events as pair_captures reads them: a time, an identity, a direction
+    norm["events"] = [e for e in norm["events"] if isinstance(e.get("t"), (int, float)) and not isinstance(e.get("t"), bool)
+                      and _text(e.get("id")) and e.get("dir") in ("in", "out") and e.get("kind") == "ike"]
+    for key in ("start", "end", "late_ms"):
+        norm[key] = _number(capture.get(key))
     for flow in norm["esp"]:
         flow["packets"] = int(_number(flow.get("packets")) or 0)
         flow["spi"] = _norm_spi(flow.get("spi"))
@@ -449,7 +454,7 @@ def normalise_side(record: t.Any) -> dict[str, t.Any]:
     side["logs"] = _dicts(record.get("logs"))
     side["capture"] = _norm_capture(record.get("capture"))
     side["probe"] = _norm_probe(record.get("probe"))
-    side["trace"] = _dicts(record.get("trace"))
+    side["trace"] = [dict(packet, steps=_dicts(packet.get("steps"))) for packet in _dicts(record.get("trace"))]
     side["warnings"] = _texts(record.get("warnings"))
     return side
 

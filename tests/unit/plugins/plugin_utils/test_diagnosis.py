@@ -11,7 +11,16 @@ import random
 
 import pytest
 
-from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import _diagnosis, _finding, _rules, _side
+from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import (
+    _diagnosis,
+    _finding,
+    _report_html,
+    _report_json,
+    _report_markdown,
+    _report_terminal,
+    _rules,
+    _side,
+)
 from ansible_collections.netdoctor.ipsec.tests.unit.cases import load_cases
 from ansible_collections.netdoctor.ipsec.tests.unit.plugins.plugin_utils import rulecases
 
@@ -100,11 +109,16 @@ def _mutate(node, rng):
             _mutate(item, rng)
 
 
-@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("seed", range(60))
 def test_mutated_records_never_raise(seed):
     """Our own record parts are type-checked: no rule may crash on them."""
     rng = random.Random(seed)
-    doc = rulecases.build({})
+    doc = rulecases.build({"set": {
+        "a.trace": [{"src": "10.1.0.1", "dst": "10.2.0.1", "proto": "ICMP", "steps": [{"table": "raw", "chain": "PREROUTING",
+                                                                                      "kind": "rule", "number": 1}]}],
+        "a.capture.events": [{"t": 1.0, "dir": "out", "kind": "ike", "id": "d1"}],
+        "b.capture.events": [{"t": 1.1, "dir": "in", "kind": "ike", "id": "d1"}],
+        "a.capture.ike": [{"time": 1.0, "dir": "out", "response": False, "digest": "d1", "notify": ["NO_PROPOSAL_CHOSEN"]}]}})
     for name in ("a", "b"):
         info = doc[name]["firewall"].pop("info")
         _mutate(doc[name], rng)
@@ -112,6 +126,8 @@ def test_mutated_records_never_raise(seed):
             doc[name]["firewall"]["info"] = info
     result = _diagnosis.diagnose(doc["a"], doc["b"], options=doc["options"])
     json.dumps(result)
+    for render in (_report_html.render, _report_markdown.render, _report_terminal.render, _report_json.render):
+        assert render(result)
     crashed = [f"{f['id']}: {f['reason']}" for f in result["findings"] if "could not evaluate" in f["reason"]]
     assert not crashed, crashed
 
