@@ -100,12 +100,14 @@ class Lab:
     # ---- up -------------------------------------------------------------------------------------
 
     def up(self, specs: list[TunnelSpec], *, mode: str | None = None, keep_on_failure: bool = False,
-           mem_mb: int | None = None) -> dict:
+           mem_mb: int | None = None, slot_wait: float | None = None) -> dict:
+        """Bring the lab up (see README.md). slot_wait: seconds to wait for a busy slot (default
+        $ND_LAB_SLOT_WAIT, else 0)."""
         specs = [s.resolved() for s in specs]
         self.cfg.lab_dir.mkdir(parents=True, exist_ok=True)
         with self._dir_lock():
             self._check_free()
-            claim = self._claim_slot()
+            claim = self._claim_slot(slot_wait)
             try:
                 return self._up(specs, mode, keep_on_failure, mem_mb)
             finally:
@@ -212,13 +214,15 @@ class Lab:
             self.log("removing the remains of a lab that is no longer running")
             self.down()
 
-    def _claim_slot(self) -> socket.socket:
+    def _claim_slot(self, wait: float | None = None) -> socket.socket:
         """Pick the slot (ND_LAB_SLOT, or the first free one for `auto`) and hold it while booting.
 
         The claim is an abstract unix socket (no file, gone with the process); once the lab runs,
         its host interface ndlab<slot> marks the slot as taken. ND_LAB_SLOT_WAIT=seconds waits
         that long for a busy slot to become free."""
-        deadline = time.monotonic() + float(os.environ.get("ND_LAB_SLOT_WAIT", "0") or 0)
+        if wait is None:
+            wait = float(os.environ.get("ND_LAB_SLOT_WAIT", "0") or 0)
+        deadline = time.monotonic() + wait
         while True:
             try:
                 return self._try_claim()

@@ -36,8 +36,6 @@ from lab.agent_client import ExecResult
 from lab.topology import MAX_TUNNELS
 
 REPO = Path(__file__).resolve().parents[2]
-os.environ.setdefault("ND_LAB_SLOT", "auto")
-os.environ.setdefault("ND_LAB_SLOT_WAIT", "900")
 
 
 def _module_tunnels(module) -> dict[str, dict]:
@@ -97,10 +95,12 @@ class _Labs:
         if not wanted:
             pytest.fail(f"{module.__name__} uses lab_session but declares no LAB_TUNNELS")
         lab_dir = os.environ.get("ND_LAB_DIR") or str(REPO / ".lab-test")
-        lab = Lab(LabConfig.from_env(lab_dir=lab_dir), log=lambda msg: print(msg, flush=True))
+        cfg = LabConfig.from_env(lab_dir=lab_dir, slot=os.environ.get("ND_LAB_SLOT", "auto"))
+        lab = Lab(cfg, log=lambda msg: print(msg, flush=True))
         names = list(wanted)
         self.current = index
-        state = lab.up([TunnelSpec.from_dict(wanted[name]) for name in names])
+        state = lab.up([TunnelSpec.from_dict(wanted[name]) for name in names],
+                       slot_wait=float(os.environ.get("ND_LAB_SLOT_WAIT", "900")))
         self.session = LabSession(lab, state, names)
         return self.session
 

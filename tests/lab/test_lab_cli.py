@@ -28,7 +28,8 @@ def lab_cli(args: list[str], env: dict, timeout: float = 600) -> subprocess.Comp
 
 @pytest.fixture
 def lab_env(tmp_path) -> dict:
-    return {**os.environ, "ND_LAB_DIR": str(tmp_path / "lab"), "PYTHONPATH": str(REPO)}
+    return {**os.environ, "ND_LAB_DIR": str(tmp_path / "lab"), "ND_LAB_SLOT": os.environ.get("ND_LAB_SLOT", "auto"),
+            "ND_LAB_SLOT_WAIT": os.environ.get("ND_LAB_SLOT_WAIT", "900"), "PYTHONPATH": str(REPO)}
 
 
 def state_of(env: dict) -> dict:
