@@ -28,6 +28,24 @@ import diagnose_lab  # noqa: E402  (tests/lab/diagnose_lab.py)
 RESULTS = REPO / "benchmarks" / "results"
 
 
+def one_sided_runs(lab_dir: str, out: Path, specs: list[dict]) -> dict[str, dict]:
+    """Diagnose only the left gateway of a few tunnels (its peer then counts as unmanaged, ipsec_peer_address)."""
+    letters = {spec["name"]: chr(ord("a") + index) for index, spec in enumerate(specs)}
+    found = {}
+    for name in ("healthy", "fw-esp", "ike-proposal"):
+        host = f"{letters[name]}_left"
+        run = diagnose_lab.run_playbook(lab_dir, out, limit=host, forks=1, label=f"-{host}",
+                                        extra={"ipsec_capture_lead": 6, "ipsec_probe_tcp_port": 7})
+        report = out / "reports" / f"tunnel_{letters[name]}" / "report.json"
+        diagnosis = json.loads(report.read_text()) if report.exists() else {}
+        root = diagnosis.get("root_cause") or {}
+        found[name] = {"rc": run["rc"], "one_sided": diagnosis.get("one_sided"), "status": diagnosis.get("status"),
+                       "root_cause": root.get("id"), "side": root.get("side"), "summary": root.get("summary")}
+        print(f"  one-sided {host} ({name}): {found[name]['status']} {root.get('id')} ({root.get('side')}) {root.get('summary', '')[:90]}",
+              flush=True)
+    return found
+
+
 def main(rights: list[str]) -> int:
     lab_dir = os.environ.get("ND_LAB_DIR") or str(REPO / ".lab-diag")
     slot = int(os.environ.get("ND_LAB_SLOT", "2"))
@@ -42,10 +60,12 @@ def main(rights: list[str]) -> int:
             out = RESULTS / f"diagnose_accuracy-{right}"
             run = diagnose_lab.run_in_batches(lab_dir, out, len(specs), extra={"ipsec_capture_lead": 6, "ipsec_probe_tcp_port": 7})
             rows = diagnose_lab.confusion(lab_dir, out / "reports", specs)
+            one_sided = one_sided_runs(lab_dir, out / "one-sided", specs)
         finally:
             if owned:
                 lab.down()
-        runs[right] = {"lab_up_seconds": up_seconds, "playbook_seconds": run["seconds"], "rc": run["rc"], "tunnels": len(specs)}
+        runs[right] = {"lab_up_seconds": up_seconds, "playbook_seconds": run["seconds"], "rc": run["rc"], "tunnels": len(specs),
+                       "one_sided": one_sided}
         all_rows += rows
         print(f"strongswan<->{right}: {sum(r['ok'] for r in rows)}/{len(rows)} correct; playbook {run['seconds']} s "
               f"for {len(specs)} tunnels (rc {run['rc']})", flush=True)
