@@ -6,6 +6,7 @@ import fcntl
 import ipaddress
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -489,6 +490,21 @@ class Lab:
         expected = fault.expect if fault else faults.HEALTHY_EXPECT
         return {"fault": t.spec.fault, "fault_side": t.spec.fault_side, "observed": observed,
                 "expected": expected, "mismatches": faults.mismatches(expected, observed)}
+
+    def psks(self) -> dict[str, dict[str, str]]:
+        """Each tunnel's pre-shared key per side, read from the gateways' own configuration. For
+        tests that check that no secret leaks anywhere; the lab itself never stores or prints them."""
+        state = self._require_up()
+        agent = self.agent(state)
+        found: dict[str, dict[str, str]] = {}
+        for t in self.tunnels(state):
+            for s in t.sides:
+                path = "/etc/swanctl/swanctl.conf" if s.daemon == "strongswan" else "/etc/ipsec.secrets"
+                m = re.search(r'secret = "([^"]*)"|PSK "([^"]*)"', agent.exec(s.name, ["cat", path]).out)
+                if m is None:
+                    raise LabError(f"{s.name}: no pre-shared key in {path}")
+                found.setdefault(t.letter, {})[s.side] = m.group(1) or m.group(2)
+        return found
 
     def targets(self, state: dict | None = None) -> list[str]:
         names = ["guest"]

@@ -116,6 +116,16 @@ def test_fault_is_seen_again_by_a_fresh_observation(lab_session):
     assert live["observed"]["esp"]["fault_to_peer"] == 0 and live["observed"]["esp"]["peer_to_fault"] > 0
 
 
+def test_psk_fault_gives_the_sides_different_keys_and_no_key_leaks(lab_session):
+    psks = lab_session.lab.psks()
+    fault, healthy = lab_session.tunnel("fault_psk"), lab_session.tunnel("sw_sw_cbc_sha256")
+    assert psks[fault.letter]["left"] != psks[fault.letter]["right"]
+    assert psks[healthy.letter]["left"] == psks[healthy.letter]["right"]
+    every_key = {k for sides in psks.values() for k in sides.values()}
+    published = lab_session.cfg.state_file.read_text() + lab_session.inventory.read_text()
+    assert not [k for k in every_key if k in published], "a PSK is in state.json or the inventory"
+
+
 def test_trunc_fault_side_drops_the_peers_esp_on_integrity(lab_session):
     t = lab_session.tunnel("fault_trunc")
     stat = lab_session.exec(t.fault_host, ["cat", "/proc/net/xfrm_stat"]).out
