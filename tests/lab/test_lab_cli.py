@@ -115,6 +115,22 @@ def test_up_with_a_fault_then_down_leave_nothing(lab_env, host_snapshot):
     assert snap.leftovers(slot) == []
 
 
+def test_failed_up_leaves_nothing(lab_env, tmp_path, host_snapshot):
+    """A lab that fails after booting (libreswan asked for, but not unpacked) is removed at once."""
+    tools = tmp_path / "tools"
+    (tools / "debs").mkdir(parents=True)
+    (tools / "debs/uml").symlink_to(Path(os.environ.get("ND_TOOLS", Path.home() / ".cache/netdoctor")) / "debs/uml")
+    env = {**lab_env, "ND_TOOLS": str(tools)}
+    snap = host_snapshot(Path(env["ND_LAB_DIR"]))
+    res = lab_cli(["up", "--right", "libreswan"], env)
+    assert res.returncode == 2
+    assert "agent ready" in res.stderr  # it did boot
+    assert re.search(r"lab: error: .*a_right: bind source .*/debs/libreswan/usr/libexec/ipsec is missing", res.stderr)
+    assert "Traceback" not in res.stderr
+    slot = int(re.search(r"agent ready on 198\.51\.100\.(\d+)", res.stderr).group(1)) // 64
+    assert snap.leftovers(slot) == []
+
+
 def test_run_with_a_fault_returns_the_command_status_and_cleans_up(lab_env, host_snapshot):
     snap = host_snapshot(Path(lab_env["ND_LAB_DIR"]))
     script = ('grep -q "lab_fault: fw-esp" "$ND_LAB_INVENTORY" && '
