@@ -60,7 +60,7 @@ def _pack(modules: list) -> list[list]:
                 break
         else:
             batches.append(([module], dict(wanted)))
-    return [mods for mods, _ in batches]
+    return [batch[0] for batch in batches]
 
 
 class _Labs:
