@@ -1,6 +1,6 @@
 """Names and addresses of every tunnel, and the netlink steps that build them inside the lab.
 
-Tunnel number i (0-based, letter x = a, b, ...), n = i + 1:
+Tunnel number i (0-based, letter x = a, b, ... z, aa, ab, ...), n = i + 1:
 
     x_left_host 10.n.1.10 --lan0 10.n.1.1-- x_left --wan0-- x_wan (router) --wan0-- x_right --lan0 10.n.2.1-- x_right_host 10.n.2.10
                                    203.0.113.8i+1/30 -- .8i+2 | .8i+5 -- 203.0.113.8i+6/30
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from .config import LabConfig, LabError
 from .spec import TunnelSpec
 
-MAX_TUNNELS = 26
+MAX_TUNNELS = 30  # 60 gateways in a slot's management /26
 WAN_NET = ipaddress.IPv4Network("203.0.113.0/24")
 BRIDGE = "br-mgmt"
 WAN_IF, LAN_IF, MGMT_IF = "wan0", "lan0", "mgmt0"
@@ -92,6 +92,12 @@ class Tunnel:
         return (self.left, self.right)
 
 
+def tunnel_letter(index: int) -> str:
+    """a .. z, then aa, ab, ..."""
+    letters = string.ascii_lowercase
+    return letters[index] if index < len(letters) else letters[index // len(letters) - 1] + letters[index % len(letters)]
+
+
 def plan(specs: list[TunnelSpec], cfg: LabConfig) -> list[Tunnel]:
     if not specs:
         raise LabError("a lab needs at least one tunnel")
@@ -101,7 +107,7 @@ def plan(specs: list[TunnelSpec], cfg: LabConfig) -> list[Tunnel]:
 
 
 def _tunnel(i: int, spec: TunnelSpec, cfg: LabConfig) -> Tunnel:
-    letter = string.ascii_lowercase[i]
+    letter = tunnel_letter(i)
     n = i + 1
     wan = [str(WAN_NET.network_address + 8 * i + k) for k in range(8)]
     if spec.nat:

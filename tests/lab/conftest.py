@@ -10,7 +10,7 @@ themselves: a module declares what it needs at module level,
 
 (names are unique across modules; the same name twice must mean the same spec). Only modules
 with selected tests count, so `pytest tests/lab/test_x.py` boots just what test_x needs. A full
-run packs the modules into as few labs as the 26-tunnel limit allows (usually one boot), runs
+run packs the modules into as few labs as the 30-tunnel limit allows (usually one boot), runs
 each lab's modules together and removes it after them. Tests use `lab_session.tunnel("xfrm_gcm")`.
 
 The lab folder is $ND_LAB_DIR (default <repo>/.lab-test); the slot is $ND_LAB_SLOT, default
@@ -33,7 +33,7 @@ import yaml
 
 from lab import Lab, LabConfig, TunnelSpec
 from lab.agent_client import ExecResult
-from lab.topology import MAX_TUNNELS
+from lab.topology import MAX_TUNNELS, tunnel_letter
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -186,9 +186,10 @@ class LabSession:
         for group in inv["all"]["children"]["lab_gateways"]["children"].values():
             hosts.update(group["hosts"])
         self._tunnels = {}
-        for letter, name in zip("abcdefghijklmnopqrstuvwxyz", names):
+        for index, name in enumerate(names):
+            letter = tunnel_letter(index)
             self._tunnels[name] = LabTunnel(
-                name=name, letter=letter, spec=state["specs"][ord(letter) - ord("a")],
+                name=name, letter=letter, spec=state["specs"][index],
                 result=state["tunnels"][letter],
                 hostvars={h: v for h, v in hosts.items() if h.startswith(f"{letter}_")})
 
@@ -231,7 +232,7 @@ def lab_session(request) -> LabSession:
 WATCHED_FILES = [Path.home() / ".bashrc", Path.home() / ".profile", Path("/etc/ipsec.conf"),
                  Path("/etc/strongswan.conf")]
 NEVER_CREATED = [Path.home() / ".uml", Path("/var/lib/ipsec"), Path("/usr/libexec/ipsec")]
-LAB_NAME = re.compile(r"^[a-z]_(left|right|wan)(_host)?$")
+LAB_NAME = re.compile(r"^[a-z]{1,2}_(left|right|wan)(_host)?$")
 
 
 def _digest(path: Path) -> str | None:

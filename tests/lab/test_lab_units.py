@@ -161,8 +161,11 @@ def test_addresses_of_the_first_and_last_tunnels():
     assert (z.letter, z.left.wan_address, z.left.peer_address) == ("z", "10.26.254.2/24", "203.0.113.206")
     assert (z.right.wan_address, z.right.peer_address) == ("203.0.113.206/30", "203.0.113.205")
     assert z.right.mgmt_ip == "198.51.100.181"  # .64*2 + 3 + 2*25
-    with pytest.raises(LabError, match="at most 26 tunnels"):
-        topology.plan([TunnelSpec()] * 27, cfg)
+    with pytest.raises(LabError, match="at most 30 tunnels"):
+        topology.plan([TunnelSpec()] * 31, cfg)
+    last = topology.plan([TunnelSpec()] * 30, cfg)[-1]
+    assert (last.letter, last.group, last.right.name, last.right.mgmt_ip, last.right.wan_address) == \
+        ("ad", "tunnel_ad", "ad_right", "198.51.100.189", "203.0.113.238/30")
     addresses = [s.mgmt_ip for t in tunnels for s in t.sides] + [s.local_address for t in tunnels for s in t.sides]
     assert len(addresses) == len(set(addresses))
     assert not any(addr.startswith("192.0.2.") for addr in addresses)
