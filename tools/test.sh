@@ -14,7 +14,7 @@ steps=("$@")
 
 step_sanity() { tools/at.sh sanity; }
 step_units() { tools/at.sh units --venv; }
-step_compile-old() { ND_AT_OLD=1 tools/at.sh sanity --test compile plugins/modules plugins/module_utils; }
+step_compile-old() { ND_AT_OLD=1 tools/at.sh sanity --test compile plugins/modules/ plugins/module_utils/; }
 step_smoke-old() {
   local py rc=0
   for py in "$ND_TOOLS"/pybin-old/python2.7 "$ND_TOOLS"/pybin-old/python3.6; do

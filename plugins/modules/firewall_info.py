@@ -25,7 +25,7 @@ description:
     their tables (for example strongSwan's table 220), and C(ip route get) lookups toward each peer and
     toward each remote subnet from the local inner address.
   - Read-only. A missing tool or a missing permission becomes an entry of RV(errors); the rest still runs.
-  - The result feeds the M(netdoctor.ipsec.firewall_verdict) filter, which answers whether a packet passes
+  - The result feeds the P(netdoctor.ipsec.firewall_verdict#filter) filter, which answers whether a packet passes
     and which rule decides.
 author:
   - netdoctor.ipsec contributors (@netdoctor-ipsec)

@@ -70,7 +70,7 @@ def _ansible(cfg, module: str, args: str, verbose: bool) -> tuple[dict[str, dict
     argv = ["ansible", "-i", str(cfg.inventory), "lab_gateways", "-f", "8", "-o", "-m", f"netdoctor.ipsec.{module}", "-a", args]
     if verbose:
         argv.append("-vvv")
-    run = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900)
+    run = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900, check=False)
     results = {}
     for line in run.stdout.splitlines():
         match = re.match(r"^(\S+) \| (SUCCESS|FAILED!?|CHANGED) => (\{.*\})$", line)

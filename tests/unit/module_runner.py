@@ -46,8 +46,14 @@ def run_module(
     """The module's JSON result after running ``main`` with ``args`` and mocked commands."""
     mock = RunCommandMock(calls or [], binaries)
     # Plain functions, so that Python binds the AnsibleModule instance as their first argument.
-    monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda module, *a, **kw: mock.run_command(module, *a, **kw))
-    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda module, *a, **kw: mock.get_bin_path(module, *a, **kw))
+    def run_command(module: t.Any, *args: t.Any, **kwargs: t.Any) -> tuple[int, str, str]:
+        return mock.run_command(module, *args, **kwargs)
+
+    def get_bin_path(module: t.Any, *args: t.Any, **kwargs: t.Any) -> str | None:
+        return mock.get_bin_path(module, *args, **kwargs)
+
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", get_bin_path)
     with patch_module_args(args), pytest.raises(SystemExit):
         main()
     result = json.loads(capsys.readouterr().out)
