@@ -45,6 +45,7 @@ def run_module(
 ) -> dict[str, t.Any]:
     """The module's JSON result after running ``main`` with ``args`` and mocked commands."""
     mock = RunCommandMock(calls or [], binaries)
+
     # Plain functions, so that Python binds the AnsibleModule instance as their first argument.
     def run_command(module: t.Any, *args: t.Any, **kwargs: t.Any) -> tuple[int, str, str]:
         return mock.run_command(module, *args, **kwargs)
