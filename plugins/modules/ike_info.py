@@ -535,7 +535,7 @@ def main():
             ipsec_secrets=dict(type="path", default="/etc/ipsec.secrets"),
             racoon_conf=dict(type="path", default="/etc/racoon/racoon.conf"),
             timeout=dict(type="int", default=10),
-            fingerprint_salt=dict(type="str", no_log=False),
+            fingerprint_salt=dict(type="str", no_log=True),
         ),
         supports_check_mode=True,
     )

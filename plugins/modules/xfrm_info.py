@@ -731,7 +731,7 @@ def main():
                         choices=["states", "policies", "stat"]),
             include_keys=dict(type="bool", default=False, no_log=True),
             local_addresses=dict(type="list", elements="str", default=[]),
-            fingerprint_salt=dict(type="str", no_log=False),
+            fingerprint_salt=dict(type="str", no_log=True),
         ),
         supports_check_mode=True,
     )
