@@ -24,6 +24,9 @@ import hmac
 import os
 
 FINGERPRINT_PREFIX = "hmac-sha256:"
+# The salt is a no_log option: Ansible masks its value wherever it appears in a result, so a short
+# salt would mask ordinary text (and be easy to guess). The diagnose role draws 32 hex digits.
+MIN_SALT_LENGTH = 8
 _ONE_SHOT_HMAC = getattr(hmac, "digest", None)
 
 
@@ -36,6 +39,19 @@ def _to_bytes(value):
 def random_salt():
     """A fresh 128-bit salt as hex text."""
     return binascii.hexlify(os.urandom(16)).decode("ascii")
+
+
+def salt_or_random(salt):
+    """The salt to use: the given one, or a random one when none was given.
+
+    Raises ValueError for a salt shorter than MIN_SALT_LENGTH.
+    """
+    if not salt:
+        return random_salt()
+    if len(salt) < MIN_SALT_LENGTH:
+        raise ValueError("fingerprint_salt must be at least %d characters long (it is a no_log value; "
+                         "the diagnose role draws 32 hex digits)" % MIN_SALT_LENGTH)
+    return salt
 
 
 def fingerprint(secret, salt):

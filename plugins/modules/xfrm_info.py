@@ -735,11 +735,15 @@ def main():
         ),
         supports_check_mode=True,
     )
+    try:
+        salt = _fingerprint.salt_or_random(module.params["fingerprint_salt"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     gather = module.params["gather"]
     gatherer = XfrmGatherer(module)
     local_addresses = gatherer.local_addresses()
     options = _xfrm_record.RecordOptions(
-        module.params["fingerprint_salt"] or _fingerprint.random_salt(),
+        salt,
         include_keys=module.params["include_keys"],
         local_addresses=local_addresses,
     )

@@ -113,3 +113,11 @@ def test_command_seam_resolves_once_pins_locale_and_names_failures():
     assert module.calls[1][2]["LANG"] == "C"
     with pytest.raises(_command.ToolMissing, match="'setkey' is not installed"):
         runner.run("setkey", ["-D"])
+
+
+def test_salt_is_checked_or_drawn():
+    assert _fingerprint.salt_or_random("0123456789abcdef") == "0123456789abcdef"
+    drawn = _fingerprint.salt_or_random(None)
+    assert len(drawn) == 32 and drawn != _fingerprint.salt_or_random("")
+    with pytest.raises(ValueError, match="at least 8 characters"):
+        _fingerprint.salt_or_random("short")

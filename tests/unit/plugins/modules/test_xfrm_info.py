@@ -92,7 +92,7 @@ def text_calls(prefix):
 
 def test_netlink_and_text_backends_return_the_same_result(monkeypatch, capsys):
     monkeypatch.setattr(_xfrm_netlink, "dump", recorded_dump("uml_manual"))
-    args = {"fingerprint_salt": "s1"}
+    args = {"fingerprint_salt": "unit-test-salt-one"}
     netlink = run_module(monkeypatch, capsys, xfrm_info.main, args)
     text = run_module(monkeypatch, capsys, xfrm_info.main, dict(args, backend="text"), text_calls("uml_manual"))
     assert netlink["backend"] == "netlink" and text["backend"] == "text"
@@ -141,10 +141,10 @@ def test_local_addresses_from_ip_when_rtnetlink_fails(monkeypatch, capsys):
 
 def test_keys_only_with_include_keys(monkeypatch, capsys):
     monkeypatch.setattr(_xfrm_netlink, "dump", recorded_dump("uml_traffic_gw_a"))
-    hidden = run_module(monkeypatch, capsys, xfrm_info.main, {"fingerprint_salt": "s"})
+    hidden = run_module(monkeypatch, capsys, xfrm_info.main, {"fingerprint_salt": "unit-test-salt-two"})
     assert KEY not in json.dumps(hidden)
     assert hidden["xfrm"]["states"][1]["key_fingerprints"]["enc"].startswith("hmac-sha256:")
-    shown = run_module(monkeypatch, capsys, xfrm_info.main, {"fingerprint_salt": "s", "include_keys": True})
+    shown = run_module(monkeypatch, capsys, xfrm_info.main, {"fingerprint_salt": "unit-test-salt-two", "include_keys": True})
     assert shown["xfrm"]["states"][1]["raw_keys"]["enc"] == "0x" + KEY
     assert shown["xfrm"]["states"][1]["key_fingerprints"] == hidden["xfrm"]["states"][1]["key_fingerprints"]
 
