@@ -14,13 +14,7 @@ description:
     module, for output
     pasted in a ticket, collected in a sos report or read with the C(raw) module.
   - This is a filter version of the M(netdoctor.ipsec.ike_info) module.
-  - Lines it does not understand are returned in C(unparsed) and counted in C(warnings); malformed or
-    truncated input gives partial records, never an exception.
 options:
-  _input:
-    description: The text to parse.
-    type: string
-    required: true
   fingerprint_salt:
     description: Salt of the key fingerprints (HMAC-SHA-256); a random one when omitted.
     type: string
@@ -38,10 +32,8 @@ options:
     default: []
 notes:
   - The phase 1 state (C(ST)) and the initiator flag need C(-l) or C(-ll).
-seealso:
-  - module: netdoctor.ipsec.ike_info
-author:
-  - netdoctor.ipsec contributors (@netdoctor-ipsec)
+extends_documentation_fragment:
+  - netdoctor.ipsec._ike_text_filter
 """
 
 EXAMPLES = r"""

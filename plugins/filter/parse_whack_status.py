@@ -13,19 +13,10 @@ description:
     5.x) into the records of the M(netdoctor.ipsec.ike_info) module, for output
     pasted in a ticket, collected in a sos report or read with the C(raw) module.
   - This is a filter version of the M(netdoctor.ipsec.ike_info) module.
-  - Lines it does not understand are returned in C(unparsed) and counted in C(warnings); malformed or
-    truncated input gives partial records, never an exception.
-options:
-  _input:
-    description: The text to parse.
-    type: string
-    required: true
 notes:
   - whack does not print IKE SPIs; C(spi_i)/C(spi_r) are V(null).
-seealso:
-  - module: netdoctor.ipsec.ike_info
-author:
-  - netdoctor.ipsec contributors (@netdoctor-ipsec)
+extends_documentation_fragment:
+  - netdoctor.ipsec._ike_text_filter
 """
 
 EXAMPLES = r"""
