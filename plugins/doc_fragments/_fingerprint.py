@@ -18,6 +18,6 @@ options:
         with C(hmac-sha256:). Give both gateways of a tunnel the same salt (the C(netdoctor.ipsec.diagnose)
         role draws one per run) to compare their secrets without either leaving the gateway.
       - When omitted, a random salt is drawn, so fingerprints are comparable only within one result.
-      - At least 8 characters. The value is C(no_log): Ansible masks it wherever it would appear in output.
+      - At least 8 characters. The value is C(no_log), so Ansible masks it wherever it would appear in output.
     type: str
 """
