@@ -18,7 +18,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.netdoctor.ipsec.plugins.module_utils import _command, _ike_host
+from ansible_collections.netdoctor.ipsec.plugins.module_utils import _command, _ike_host, _ipsec_conf
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _ike_record as rec
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _libreswan, _psk, _racoon, _stroke
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _strongswan, _strongswan_conf, _swanctl_text, _vici
@@ -202,7 +202,7 @@ def _stroke_config(ctx, record):
         text = ctx.read_text(record, secrets_path, "ipsec.secrets")
         if text is not None:
             problems = []
-            found, secret_problems = _stroke.parse_ipsec_secrets(text, ctx.salt, secrets_path, ctx.host.loader(problems))
+            found, secret_problems = _ipsec_conf.parse_secrets(text, ctx.salt, secrets_path, ctx.host.loader(problems))
             secrets = found
             record["warnings"].extend(problems + secret_problems)
             if secrets:

@@ -139,6 +139,25 @@ def used_as_also(parsed):
     return used
 
 
+def parse_connections(text, connection_from_params, path=None, loader=None, local_addresses=None):
+    """ipsec.conf -> ``{connections, warnings, unparsed, setup}``.
+
+    The syntax is shared; its meaning is the daemon's: ``connection_from_params(name, params,
+    local_addresses, source)`` turns one resolved conn section into ``(connection record, problems)``.
+    ``also=`` templates left at ``auto=ignore`` are not connections and are skipped.
+    """
+    parsed = parse_conf(text, path, loader)
+    templates = used_as_also(parsed)
+    conns, warnings = [], list(parsed["problems"])
+    for name, params in resolved_conns(parsed):
+        if name in templates and (params.get("auto") or "ignore") == "ignore":
+            continue
+        conn, problems = connection_from_params(name, params, local_addresses, path or "ipsec.conf")
+        warnings.extend(problems)
+        conns.append(conn)
+    return {"connections": conns, "warnings": warnings, "unparsed": parsed["unparsed"], "setup": dict(parsed["setup"])}
+
+
 # --- ipsec.secrets ---------------------------------------------------------------------------------
 
 _TYPES = ("PSK", "RSA", "ECDSA", "XAUTH", "EAP", "PIN", "NTLM", "P12", "PKCS8", "BLISS", "PPKS", "PRIVATE", "RAW")

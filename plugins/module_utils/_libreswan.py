@@ -575,21 +575,7 @@ def _orient(params, local_addresses):
 
 def parse_ipsec_conf(text, path=None, loader=None, local_addresses=None):
     """libreswan ipsec.conf -> ``{connections, warnings, unparsed, setup}`` (``auto=ignore`` templates skipped)."""
-    parsed = _ipsec_conf.parse_conf(text, path, loader)
-    templates = _ipsec_conf.used_as_also(parsed)
-    conns, warnings = [], list(parsed["problems"])
-    for name, params in _ipsec_conf.resolved_conns(parsed):
-        if name in templates and (params.get("auto") or "ignore") == "ignore":
-            continue
-        conn, problems = connection_from_params(name, params, local_addresses, path or "ipsec.conf")
-        warnings.extend(problems)
-        conns.append(conn)
-    return {"connections": conns, "warnings": warnings, "unparsed": parsed["unparsed"], "setup": dict(parsed["setup"])}
-
-
-def parse_ipsec_secrets(text, salt, path=None, loader=None):
-    """libreswan ipsec.secrets -> (PSK records, problems)."""
-    return _ipsec_conf.parse_secrets(text, salt, path, loader, allow_prefixes=True)
+    return _ipsec_conf.parse_connections(text, connection_from_params, path, loader, local_addresses)
 
 
 # --- merge and gather ----------------------------------------------------------------------------
@@ -677,7 +663,7 @@ def gather(ctx):
             text = ctx.read_text(record, secrets_path, "ipsec.secrets")
             if text is not None:
                 problems = []
-                secrets, secret_problems = parse_ipsec_secrets(text, ctx.salt, secrets_path, ctx.host.loader(problems))
+                secrets, secret_problems = _ipsec_conf.parse_secrets(text, ctx.salt, secrets_path, ctx.host.loader(problems))
                 record["warnings"].extend(problems + secret_problems)
                 record["sources"].append("file:%s" % secrets_path)
     record.pop("extra_setup", None)

@@ -120,21 +120,7 @@ def connection_from_params(name, params, local_addresses=None, source="ipsec.con
 
 def parse_ipsec_conf(text, path=None, loader=None, local_addresses=None):
     """strongSwan ipsec.conf -> ``{connections, warnings, unparsed, setup}``."""
-    parsed = _ipsec_conf.parse_conf(text, path, loader)
-    templates = _ipsec_conf.used_as_also(parsed)
-    conns, warnings = [], list(parsed["problems"])
-    for name, params in _ipsec_conf.resolved_conns(parsed):
-        if name in templates and (params.get("auto") or "ignore") == "ignore":
-            continue
-        conn, problems = connection_from_params(name, params, local_addresses, path or "ipsec.conf")
-        warnings.extend(problems)
-        conns.append(conn)
-    return {"connections": conns, "warnings": warnings, "unparsed": parsed["unparsed"], "setup": dict(parsed["setup"])}
-
-
-def parse_ipsec_secrets(text, salt, path=None, loader=None):
-    """strongSwan ipsec.secrets -> (PSK records, problems)."""
-    return _ipsec_conf.parse_secrets(text, salt, path, loader, allow_prefixes=True)
+    return _ipsec_conf.parse_connections(text, connection_from_params, path, loader, local_addresses)
 
 
 # --- ipsec statusall ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import fnmatch
 
 import pytest
 
-from ansible_collections.netdoctor.ipsec.plugins.module_utils import _libreswan
+from ansible_collections.netdoctor.ipsec.plugins.module_utils import _ipsec_conf, _libreswan
 from ansible_collections.netdoctor.ipsec.tests.unit.cases import assert_subset, load_cases
 
 SALT = "unit-test-salt"
@@ -27,7 +27,7 @@ def _traffic(text):
 
 
 def _secrets(text):
-    secrets, problems = _libreswan.parse_ipsec_secrets(text, SALT)
+    secrets, problems = _ipsec_conf.parse_secrets(text, SALT)
     return {"secrets": secrets, "warnings": problems}
 
 

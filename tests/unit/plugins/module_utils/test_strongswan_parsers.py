@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.netdoctor.ipsec.plugins.module_utils import _strongswan, _strongswan_conf, _stroke
+from ansible_collections.netdoctor.ipsec.plugins.module_utils import _ipsec_conf, _strongswan, _strongswan_conf, _stroke
 from ansible_collections.netdoctor.ipsec.tests.unit.cases import assert_subset, load_cases
 
 SALT = "unit-test-salt"
@@ -22,7 +22,7 @@ def _swanctl_conf(text):
 
 
 def _ipsec_secrets(text):
-    secrets, problems = _stroke.parse_ipsec_secrets(text, SALT)
+    secrets, problems = _ipsec_conf.parse_secrets(text, SALT)
     return {"secrets": secrets, "warnings": problems}
 
 
