@@ -55,6 +55,36 @@ class Context(object):
             record["warnings"].append(message)
             return None
 
+    def read_option_file(self, record, option, what):
+        """(path, text) of the file that ``option`` names; text is None when the option is empty, the
+        file does not exist, or it cannot be read (then with a warning on the record)."""
+        path = self.option(option)
+        if not path or not self.host.exists(path):
+            return path, None
+        return path, self.read_text(record, path, what)
+
+    def ipsec_conf(self, record, parse_ipsec_conf):
+        """(path, connections) of ipsec.conf read with the daemon's ``parse_ipsec_conf``; (None, [])
+        when there is none. Its problems become warnings of the record."""
+        path, text = self.read_option_file(record, "ipsec_conf", "ipsec.conf")
+        if text is None:
+            return None, []
+        problems = []
+        parsed = parse_ipsec_conf(text, path, self.host.loader(problems), self.local_addresses(record))
+        record["warnings"].extend(problems + parsed["warnings"])
+        record["unparsed"].extend(parsed["unparsed"])
+        return path, parsed["connections"]
+
+    def ipsec_secrets(self, record):
+        """(path, PSK records) of ipsec.secrets; (None, []) when there is none."""
+        path, text = self.read_option_file(record, "ipsec_secrets", "ipsec.secrets")
+        if text is None:
+            return None, []
+        problems = []
+        secrets, secret_problems = _ipsec_conf.parse_secrets(text, self.salt, path, self.host.loader(problems))
+        record["warnings"].extend(problems + secret_problems)
+        return path, secrets
+
     def host_state(self, record, daemon):
         return host_state(self, record, daemon)
 
@@ -167,10 +197,7 @@ def _swanctl_view(ctx, record):
 
 def _swanctl_config(ctx, record):
     """(connections, PSK records) from swanctl.conf and its includes; empty when absent."""
-    path = ctx.option("swanctl_conf")
-    if not path or not ctx.host.exists(path):
-        return [], []
-    text = ctx.read_text(record, path, "swanctl.conf")
+    path, text = ctx.read_option_file(record, "swanctl_conf", "swanctl.conf")
     if text is None:
         return [], []
     problems = []
@@ -184,29 +211,17 @@ def _swanctl_config(ctx, record):
 
 
 def _stroke_config(ctx, record):
-    """(connections, PSK records) of a legacy ipsec.conf/ipsec.secrets set-up (strongSwan flavour)."""
-    conns, secrets = [], []
-    conf_path = ctx.option("ipsec_conf")
-    if conf_path and ctx.host.exists(conf_path):
-        text = ctx.read_text(record, conf_path, "ipsec.conf")
-        if text is not None:
-            problems = []
-            parsed = _stroke.parse_ipsec_conf(text, conf_path, ctx.host.loader(problems), ctx.local_addresses(record))
-            conns = parsed["connections"]
-            record["warnings"].extend(problems + parsed["warnings"])
-            record["unparsed"].extend(parsed["unparsed"])
-            if conns:
-                record["sources"].append("file:%s" % conf_path)
-    secrets_path = ctx.option("ipsec_secrets")
-    if secrets_path and ctx.host.exists(secrets_path):
-        text = ctx.read_text(record, secrets_path, "ipsec.secrets")
-        if text is not None:
-            problems = []
-            found, secret_problems = _ipsec_conf.parse_secrets(text, ctx.salt, secrets_path, ctx.host.loader(problems))
-            secrets = found
-            record["warnings"].extend(problems + secret_problems)
-            if secrets:
-                record["sources"].append("file:%s" % secrets_path)
+    """(connections, PSK records) of a legacy ipsec.conf/ipsec.secrets set-up (strongSwan flavour).
+
+    A strongSwan host often keeps the distribution's empty ipsec.conf beside swanctl.conf: a file
+    is named among the sources only when it holds connections or secrets.
+    """
+    conf_path, conns = ctx.ipsec_conf(record, _stroke.parse_ipsec_conf)
+    if conns:
+        record["sources"].append("file:%s" % conf_path)
+    secrets_path, secrets = ctx.ipsec_secrets(record)
+    if secrets:
+        record["sources"].append("file:%s" % secrets_path)
     return conns, secrets
 
 

@@ -647,25 +647,14 @@ def gather(ctx):
         record["errors"].append("pluto runs but whack --status failed: live SAs unknown")
     configured, secrets = [], []
     if ctx.options.get("read_config", True):
-        local_addresses = ctx.local_addresses(record)
-        conf_path = ctx.option("ipsec_conf")
-        if conf_path and ctx.host.exists(conf_path):
-            text = ctx.read_text(record, conf_path, "ipsec.conf")
-            if text is not None:
-                problems = []
-                parsed = parse_ipsec_conf(text, conf_path, ctx.host.loader(problems), local_addresses)
-                configured = parsed["connections"]
-                record["warnings"].extend(problems + parsed["warnings"])
-                record["unparsed"].extend(parsed["unparsed"])
-                record["sources"].append("file:%s" % conf_path)
-        secrets_path = ctx.option("ipsec_secrets")
-        if secrets_path and ctx.host.exists(secrets_path):
-            text = ctx.read_text(record, secrets_path, "ipsec.secrets")
-            if text is not None:
-                problems = []
-                secrets, secret_problems = _ipsec_conf.parse_secrets(text, ctx.salt, secrets_path, ctx.host.loader(problems))
-                record["warnings"].extend(problems + secret_problems)
-                record["sources"].append("file:%s" % secrets_path)
+        # Our addresses orient ipsec.conf's left/right; they are read first, with or without the file.
+        ctx.local_addresses(record)
+        conf_path, configured = ctx.ipsec_conf(record, parse_ipsec_conf)
+        if conf_path:
+            record["sources"].append("file:%s" % conf_path)
+        secrets_path, secrets = ctx.ipsec_secrets(record)
+        if secrets_path:
+            record["sources"].append("file:%s" % secrets_path)
     record.pop("extra_setup", None)
     record["connections"] = merge(loaded, configured, record["warnings"], status is not None)
     record["sas"] = sas
