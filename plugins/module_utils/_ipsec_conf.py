@@ -25,9 +25,8 @@ import os
 import re
 from collections import OrderedDict
 
-from ansible_collections.netdoctor.ipsec.plugins.module_utils import _psk
+from ansible_collections.netdoctor.ipsec.plugins.module_utils import _includes, _psk
 
-_MAX_INCLUDE_DEPTH = 10
 _SECTION_RE = re.compile(r"^(config|conn|ca)\s+(\S+)\s*(?:#.*)?$")
 _PARAM_RE = re.compile(r"^\s+([\w\-]+)\s*=\s*(.*?)\s*$")
 
@@ -43,16 +42,6 @@ def _value(raw):
         return " ".join(inner.replace(",", " ").split())
     index = raw.find("#")
     return (raw if index < 0 else raw[:index]).strip()
-
-
-def _include_files(pattern, path, loader, depth, problems):
-    if loader is None:
-        problems.append("include '%s' not followed (no file access)" % pattern)
-        return []
-    if depth >= _MAX_INCLUDE_DEPTH:
-        problems.append("include '%s' nested too deep; not followed" % pattern)
-        return []
-    return loader(pattern, os.path.dirname(path) if path else ".")
 
 
 def parse_conf(text, path=None, loader=None, _depth=0, _into=None):
@@ -77,7 +66,7 @@ def parse_conf(text, path=None, loader=None, _depth=0, _into=None):
                 continue
             include = re.match(r"^include\s+(\S+)", line)
             if include:
-                for inc_path, inc_text in _include_files(include.group(1), path, loader, _depth, result["problems"]):
+                for inc_path, inc_text in _includes.included_files(include.group(1), path, loader, _depth, result["problems"]):
                     parse_conf(inc_text, inc_path, loader, _depth + 1, result)
                 current = None
                 continue
@@ -210,7 +199,7 @@ def parse_secrets(text, salt, path=None, loader=None, allow_prefixes=True, _dept
     for number, entry in _entries(text):
         include = re.match(r"^include\s+(\S+)", entry)
         if include:
-            for inc_path, inc_text in _include_files(include.group(1), path, loader, _depth, problems):
+            for inc_path, inc_text in _includes.included_files(include.group(1), path, loader, _depth, problems):
                 found, inc_problems = parse_secrets(inc_text, salt, inc_path, loader, allow_prefixes, _depth + 1)
                 records.extend(found)
                 problems.extend(inc_problems)

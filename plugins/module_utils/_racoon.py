@@ -22,9 +22,8 @@ import re
 from collections import OrderedDict
 
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _ike_record as rec
-from ansible_collections.netdoctor.ipsec.plugins.module_utils import _proposals, _psk, _setkey
+from ansible_collections.netdoctor.ipsec.plugins.module_utils import _includes, _proposals, _psk, _setkey
 
-_MAX_INCLUDE_DEPTH = 10
 PHASE1_STATES = {
     0: "SPAWN", 1: "START", 2: "MSG1SENT", 3: "MSG1RECEIVED", 4: "MSG2SENT", 5: "MSG2RECEIVED",
     6: "MSG3SENT", 7: "MSG3RECEIVED", 8: "MSG4SENT", 9: "ESTABLISHED", 10: "DYING", 11: "EXPIRED",
@@ -132,15 +131,8 @@ def parse_conf_syntax(text, path=None, loader=None, _depth=0, _include_dir=None)
 
 
 def _include(pattern, path, loader, depth, problems, paths):
-    if loader is None:
-        problems.append("include '%s' not followed (no file access)" % pattern)
-        return []
-    if depth >= _MAX_INCLUDE_DEPTH:
-        problems.append("include '%s' nested too deep; not followed" % pattern)
-        return []
-    base = paths.get("include") or (os.path.dirname(path) if path else ".")
     out = []
-    for inc_path, inc_text in loader(pattern, base):
+    for inc_path, inc_text in _includes.included_files(pattern, path, loader, depth, problems, paths.get("include")):
         stmts, inc_problems, inc_paths = parse_conf_syntax(inc_text, inc_path, loader, depth + 1, paths.get("include"))
         problems.extend(inc_problems)
         for key, value in inc_paths.items():

@@ -21,15 +21,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
 import re
 from collections import OrderedDict
 
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _ike_record as rec
-from ansible_collections.netdoctor.ipsec.plugins.module_utils import _proposals, _psk
+from ansible_collections.netdoctor.ipsec.plugins.module_utils import _includes, _proposals, _psk
 
 _KEY_RE = re.compile(r"^[\w.\-]+$")
-_MAX_INCLUDE_DEPTH = 10
 
 
 class _Tokens(object):
@@ -173,14 +171,7 @@ def parse_settings(text, path=None, loader=None, _depth=0, _context=()):
 
 
 def _include(target, pattern, path, loader, depth, problems, unparsed, context):
-    if loader is None:
-        problems.append("include '%s' not followed (no file access)" % pattern)
-        return
-    if depth >= _MAX_INCLUDE_DEPTH:
-        problems.append("include '%s' nested too deep; not followed" % pattern)
-        return
-    base = os.path.dirname(path) if path else "."
-    for inc_path, inc_text in loader(pattern, base):
+    for inc_path, inc_text in _includes.included_files(pattern, path, loader, depth, problems):
         tree, inc_problems, inc_unparsed = parse_settings(inc_text, inc_path, loader, depth + 1, tuple(context))
         problems.extend(inc_problems)
         unparsed.extend(inc_unparsed)
