@@ -143,21 +143,9 @@ IKEV1_AUTH_METHOD = {
     65001: "xauth-psk",
     65003: "xauth-rsa",
 }
-# IKEv1 phase 2 (IPsec DOI, RFC 2407): ESP transform ids and the auth algorithm attribute.
-IKEV1_ESP_TRANSFORM = {
-    2: ("DES", False, None),
-    3: ("3DES", False, None),
-    11: ("NULL", False, None),
-    12: ("AES_CBC", True, None),
-    13: ("AES_CTR", True, None),
-    14: ("AES_CCM_8", True, 8),
-    15: ("AES_CCM_12", True, 12),
-    16: ("AES_CCM_16", True, 16),
-    18: ("AES_GCM_8", True, 8),
-    19: ("AES_GCM_12", True, 12),
-    20: ("AES_GCM_16", True, 16),
-    23: ("CAMELLIA_CBC", True, None),
-}
+# IKEv1 phase 2 (IPsec DOI, RFC 2407): ESP transform ids and the auth algorithm attribute. The ESP
+# transform ids decoded here mean what the IKEv2 ENCR ids of the same number mean (IANA kept them).
+IKEV1_ESP_TRANSFORM = dict((tid, IKEV2_ENCR[tid]) for tid in (2, 3, 11, 12, 13, 14, 15, 16, 18, 19, 20, 23))
 IKEV1_ESP_AUTH = {
     1: "HMAC_MD5_96",
     2: "HMAC_SHA1_96",
