@@ -160,8 +160,9 @@ def new_current():
     return {"bytes": None, "packets": None, "add_time": None, "use_time": None}
 
 
-def new_state():
-    """An empty state record: every key present, None (or empty) until a reader fills it."""
+def _sa_identity():
+    """The keys that name an SA: its addresses, protocol, SPI, reqid and mode. A state has them;
+    a policy template asks for them."""
     return {
         "src": None,
         "dst": None,
@@ -170,6 +171,13 @@ def new_state():
         "spi": None,
         "reqid": None,
         "mode": None,
+    }
+
+
+def new_state():
+    """An empty state record: every key present, None (or empty) until a reader fills it."""
+    state = _sa_identity()
+    state.update({
         "direction": "unknown",
         "sa_dir": None,
         "enc": None,
@@ -203,23 +211,14 @@ def new_state():
         "larval": False,
         "unparsed": [],
         "_keys": {},
-    }
+    })
+    return state
 
 
 def new_policy():
-    return {
-        "src": None,
-        "dst": None,
-        "family": None,
-        "proto": None,
-        "proto_name": None,
-        "sport": None,
-        "dport": None,
-        "type": None,
-        "code": None,
-        "gre_key": None,
-        "dev": None,
-        "uid": None,
+    """An empty policy record: its selector's keys (flat, as iproute2 prints them), then its own."""
+    policy = new_selector()
+    policy.update({
         "dir": None,
         "socket": False,
         "action": None,
@@ -236,24 +235,20 @@ def new_policy():
         "offload": None,
         "sec_ctx": None,
         "unparsed": [],
-    }
+    })
+    return policy
 
 
 def new_template():
-    return {
-        "src": None,
-        "dst": None,
-        "family": None,
-        "proto": None,
-        "spi": None,
-        "reqid": None,
-        "mode": None,
+    template = _sa_identity()
+    template.update({
         "level": None,
         "share": None,
         "enc_mask": None,
         "auth_mask": None,
         "comp_mask": None,
-    }
+    })
+    return template
 
 
 def set_algorithm(state, kind, name, key_hex, key_bits, extra_bits=None):
