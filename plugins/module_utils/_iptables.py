@@ -150,11 +150,16 @@ def _option_text(negate, option, args):
     return " ".join((["!"] if negate else []) + [option] + args)
 
 
+def _module_text(module, options):
+    """``-m module`` and all its options, as iptables-save prints them."""
+    return " ".join(["-m", module] + [_option_text(*opt) for opt in options])
+
+
 def _module_matches(module, options):
     """Normalised matches of one ``-m module`` and its options (negate, option, args)."""
     handler = MODULE_HANDLERS.get(module)
     if handler is None:
-        text = " ".join(["-m", module] + [_option_text(*opt) for opt in options])
+        text = _module_text(module, options)
         return [_unknown(module, text, "match module '%s' is not evaluated" % module)]
     return handler(module, options)
 
@@ -186,7 +191,7 @@ def _ports_module(module, options):
 def _policy_module(module, options):
     value = {}
     negated = []
-    text = " ".join(["-m", module] + [_option_text(*opt) for opt in options])
+    text = _module_text(module, options)
     for negate, option, args in options:
         key = option.lstrip("-").replace("-", "_")
         if key in ("strict", "next"):
@@ -199,17 +204,6 @@ def _policy_module(module, options):
     if negated:
         match["negated_keys"] = negated
     return [match]
-
-
-def _conntrack_module(module, options):
-    matches = []
-    for negate, option, args in options:
-        text = "-m %s %s" % (module, _option_text(negate, option, args))
-        if option in ("--ctstate", "--state") and args:
-            matches.append(_match("ct_state", negate, [state.lower() for state in args[0].split(",")], text))
-        else:
-            matches.append(_unknown(module, text, "conntrack option %s is not evaluated" % option))
-    return matches
 
 
 def _mark_module(module, options):
@@ -226,42 +220,38 @@ def _mark_module(module, options):
     return matches
 
 
-def _addrtype_module(module, options):
-    matches = []
-    for negate, option, args in options:
-        text = "-m %s %s" % (module, _option_text(negate, option, args))
-        if option in ("--src-type", "--dst-type") and args:
-            field = "src_type" if option == "--src-type" else "dst_type"
-            matches.append(_match(field, negate, [kind.lower() for kind in args[0].split(",")], text))
-        else:
-            matches.append(_unknown(module, text, "addrtype option %s is not evaluated" % option))
-    return matches
+def _lowered_list(args):
+    return [item.lower() for item in args[0].split(",")]
 
 
-def _iprange_module(module, options):
-    matches = []
-    for negate, option, args in options:
-        text = "-m %s %s" % (module, _option_text(negate, option, args))
-        if option in ("--src-range", "--dst-range") and args:
-            matches.append(_match("saddr" if option == "--src-range" else "daddr", negate, [args[0]], text))
-        else:
-            matches.append(_unknown(module, text, "iprange option %s is not evaluated" % option))
-    return matches
+def _first_as_list(args):
+    return [args[0]]
 
 
-def _icmp_module(module, options):
-    matches = []
-    for negate, option, args in options:
-        text = "-m %s %s" % (module, _option_text(negate, option, args))
-        if option in ("--icmp-type", "--icmpv6-type") and args:
-            matches.append(_match("icmp_type", negate, args[0].lower(), text))
-        else:
-            matches.append(_unknown(module, text, "icmp option %s is not evaluated" % option))
-    return matches
+def _first_lowered(args):
+    return args[0].lower()
 
 
-def _multiport_module(module, options):
-    return _ports_module(module, options)
+def _per_option_module(label, fields):
+    """The handler of a match module whose options each give one match: ``fields`` maps an option
+    to (match field, its value from the option's arguments); any other option is not evaluated."""
+    def handler(module, options):
+        matches = []
+        for negate, option, args in options:
+            text = "-m %s %s" % (module, _option_text(negate, option, args))
+            if option in fields and args:
+                field, value = fields[option]
+                matches.append(_match(field, negate, value(args), text))
+            else:
+                matches.append(_unknown(module, text, "%s option %s is not evaluated" % (label, option)))
+        return matches
+    return handler
+
+
+_conntrack_module = _per_option_module("conntrack", {"--ctstate": ("ct_state", _lowered_list), "--state": ("ct_state", _lowered_list)})
+_addrtype_module = _per_option_module("addrtype", {"--src-type": ("src_type", _lowered_list), "--dst-type": ("dst_type", _lowered_list)})
+_iprange_module = _per_option_module("iprange", {"--src-range": ("saddr", _first_as_list), "--dst-range": ("daddr", _first_as_list)})
+_icmp_module = _per_option_module("icmp", {"--icmp-type": ("icmp_type", _first_lowered), "--icmpv6-type": ("icmp_type", _first_lowered)})
 
 
 def _comment_module(module, options):
@@ -271,13 +261,13 @@ def _comment_module(module, options):
 
 def _assumed_module(reason):
     def handler(module, options):
-        text = " ".join(["-m", module] + [_option_text(*opt) for opt in options])
+        text = _module_text(module, options)
         return [{"field": "assumed", "op": "==", "value": True, "module": module, "text": text, "reason": reason}]
     return handler
 
 
 def _set_module(module, options):
-    text = " ".join(["-m", module] + [_option_text(*opt) for opt in options])
+    text = _module_text(module, options)
     names = [args[0] for _negate, option, args in options if option == "--match-set" and args]
     return [_unknown(module, text, "ipset %s: its members are not gathered" % ",".join(names) if names else "ipset match")]
 
@@ -291,7 +281,7 @@ def _pkttype_module(module, options):
 
 
 def _rt_module(module, options):
-    text = " ".join(["-m", module] + [_option_text(*opt) for opt in options])
+    text = _module_text(module, options)
     return [{"field": "ipv6_rthdr", "op": "==", "value": dict((opt.lstrip("-"), " ".join(args)) for _n, opt, args in options),
              "text": text}]
 
@@ -300,7 +290,7 @@ MODULE_HANDLERS = {
     "rt": _rt_module,
     "tcp": _ports_module, "udp": _ports_module, "sctp": _ports_module, "dccp": _ports_module,
     "udplite": _ports_module, "esp": _ports_module, "ah": _ports_module,
-    "multiport": _multiport_module,
+    "multiport": _ports_module,
     "policy": _policy_module,
     "conntrack": _conntrack_module, "state": _conntrack_module,
     "mark": _mark_module,
