@@ -31,6 +31,7 @@ import calendar
 import re
 import time as _time
 
+from ansible_collections.netdoctor.ipsec.plugins.module_utils import _algorithms as alg
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _proposals
 
 CODES = (
@@ -259,14 +260,14 @@ _COMPILED = [(code, view, re.compile(pattern)) for code, view, pattern in _PATTE
 _LSW_REMOTE_PROPOSAL = re.compile(r"(\d+):(IKE|ESP|AH):([^ \[]+)")
 _LSW_LOCAL_PROPOSAL = re.compile(r"^\s*(\d+):(IKE|ESP|AH)=(\S+)$")
 _LSW_TRANSFORM_TYPES = {"ENCR": "encryption", "INTEG": "integrity", "PRF": "prf", "DH": "dh", "KE": "dh", "ESN": "esn"}
+_LSW_ICV_OCTETS = {"A": 8, "B": 12, "C": 16}
 
 
 def _lsw_name(kind, name):
     """pluto's wire names (``AES_CBC_256``, ``AES_GCM_C_256``, ``HMAC_SHA2_256_128``, ``MODP2048``, ``DISABLED``) -> ours."""
     name = name.upper()
     if kind == "encryption":
-        name = re.sub(r"^AES_GCM_([ABC])", lambda m: "AES_GCM_%s" % {"A": 8, "B": 12, "C": 16}[m.group(1)], name)
-        name = re.sub(r"^AES_CCM_([ABC])", lambda m: "AES_CCM_%s" % {"A": 8, "B": 12, "C": 16}[m.group(1)], name)
+        name = re.sub(r"^AES_(GCM|CCM)_([ABC])", lambda m: "AES_%s_%d" % (m.group(1), _LSW_ICV_OCTETS[m.group(2)]), name)
         return _proposals.canonical_encryption(name)
     if kind == "prf":
         return "PRF_AES128_XCBC" if name == "AES_XCBC" else "PRF_" + name.replace("PRF_", "")
@@ -277,6 +278,12 @@ def _lsw_name(kind, name):
     return "HMAC_SHA2_256_96" if name == "HMAC_SHA2_256_TRUNCBUG" else name
 
 
+def _add_lsw(proposal, kind, value):
+    """One of pluto's transform names into the proposal; NONE means the type is not there."""
+    if value and value != "NONE":
+        alg.add_transform(proposal, kind, _lsw_name(kind, value))
+
+
 def parse_lsw_remote_proposals(text):
     """``1:IKE:ENCR=AES_CBC_256;INTEG=HMAC_SHA2_256_128;PRF=HMAC_SHA2_256;DH=MODP2048`` -> proposals."""
     proposals = []
@@ -285,10 +292,8 @@ def parse_lsw_remote_proposals(text):
         for item in body.split(";"):
             key, _sep, value = item.partition("=")
             kind = _LSW_TRANSFORM_TYPES.get(key)
-            if kind and value and value != "NONE":
-                name = _lsw_name(kind, value)
-                if name not in proposal[kind]:
-                    proposal[kind].append(name)
+            if kind:
+                _add_lsw(proposal, kind, value)
         proposals.append(proposal)
     return proposals
 
@@ -304,10 +309,7 @@ def parse_lsw_local_proposal(text):
     proposal = _proposals.new_proposal(match.group(3), protocol)
     for kind, field in zip(order, match.group(3).split("-")):
         for value in field.split("+"):
-            if value and value != "NONE":
-                name = _lsw_name(kind, value)
-                if name not in proposal[kind]:
-                    proposal[kind].append(name)
+            _add_lsw(proposal, kind, value)
     return proposal
 
 
