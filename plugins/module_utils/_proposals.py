@@ -40,6 +40,8 @@ INTEG_TO_PRF = {
     "AES_CMAC_96": "PRF_AES128_CMAC",
 }
 DH_BY_NAME = dict((name, name) for name in alg.DH_GROUPS.values())
+# The classic MODP groups are spelled modp<bits> by strongSwan, libreswan and racoon alike.
+MODP_KEYWORDS = dict(("modp" + name[len("MODP_"):], name) for name in alg.DH_GROUPS.values() if re.match(r"^MODP_\d+$", name))
 
 
 def new_proposal(text, protocol):
@@ -102,16 +104,9 @@ SWAN_PRF = {
     "prfaesxcbc": "PRF_AES128_XCBC",
     "prfaescmac": "PRF_AES128_CMAC",
 }
-SWAN_DH = {
+SWAN_DH = dict(MODP_KEYWORDS)
+SWAN_DH.update({
     "modpnone": "NONE",
-    "modp768": "MODP_768",
-    "modp1024": "MODP_1024",
-    "modp1536": "MODP_1536",
-    "modp2048": "MODP_2048",
-    "modp3072": "MODP_3072",
-    "modp4096": "MODP_4096",
-    "modp6144": "MODP_6144",
-    "modp8192": "MODP_8192",
     "modp1024s160": "MODP_1024_160",
     "modp2048s224": "MODP_2048_224",
     "modp2048s256": "MODP_2048_256",
@@ -131,7 +126,7 @@ SWAN_DH = {
     "mlkem512": "ML_KEM_512",
     "mlkem768": "ML_KEM_768",
     "mlkem1024": "ML_KEM_1024",
-}
+})
 SWAN_ESN = {"esn": "ESN", "noesn": "NO_ESN"}
 
 # strongSwan's "default" keyword (5.9, src/libstrongswan/crypto/proposal/proposal.c): a classic and,
@@ -308,24 +303,17 @@ LSW_INTEG = {
     "none": "NONE",
     "null": "NONE",
 }
-LSW_DH = {
+LSW_DH = dict(MODP_KEYWORDS)
+LSW_DH.update({
     "none": "NONE",
     "null": "NONE",
     "dh0": "NONE",
-    "modp768": "MODP_768",
-    "modp1024": "MODP_1024",
     "dh2": "MODP_1024",
-    "modp1536": "MODP_1536",
     "dh5": "MODP_1536",
-    "modp2048": "MODP_2048",
     "dh14": "MODP_2048",
-    "modp3072": "MODP_3072",
     "dh15": "MODP_3072",
-    "modp4096": "MODP_4096",
     "dh16": "MODP_4096",
-    "modp6144": "MODP_6144",
     "dh17": "MODP_6144",
-    "modp8192": "MODP_8192",
     "dh18": "MODP_8192",
     "dh19": "ECP_256",
     "ecp_256": "ECP_256",
@@ -343,7 +331,7 @@ LSW_DH = {
     "curve25519": "CURVE_25519",
     "ml_kem_768": "ML_KEM_768",
     "ml_kem_1024": "ML_KEM_1024",
-}
+})
 # libreswan 4.10's IKEv2 defaults (`algparse -v2 ike` / `esp`).
 LSW_IKE_DH_DEFAULT = ["MODP_2048", "MODP_3072", "MODP_4096", "MODP_8192", "ECP_256", "ECP_384", "ECP_521", "CURVE_25519"]
 LSW_DEFAULTS = {
@@ -466,16 +454,7 @@ RACOON_AUTH = {
     "hmac_sha2_512": "HMAC_SHA2_512_256",
     "non_auth": "NONE",
 }
-RACOON_DH = {
-    "modp768": "MODP_768",
-    "modp1024": "MODP_1024",
-    "modp1536": "MODP_1536",
-    "modp2048": "MODP_2048",
-    "modp3072": "MODP_3072",
-    "modp4096": "MODP_4096",
-    "modp6144": "MODP_6144",
-    "modp8192": "MODP_8192",
-}
+RACOON_DH = dict(MODP_KEYWORDS)
 
 
 def racoon_dh(token):
