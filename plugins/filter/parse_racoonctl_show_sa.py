@@ -60,7 +60,7 @@ import typing as t
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.netdoctor.ipsec.plugins.module_utils import _fingerprint, _racoon, _setkey
+from ansible_collections.netdoctor.ipsec.plugins.module_utils import _fingerprint, _ike_record, _racoon, _setkey
 from ansible_collections.netdoctor.ipsec.plugins.plugin_utils._filter_module import require_text
 
 
@@ -74,7 +74,7 @@ def parse_racoonctl_show_sa(
         raise AnsibleFilterError("netdoctor.ipsec.parse_racoonctl_show_sa: local_addresses must be a list of addresses")
     if "Cookies" in text or not text.strip():
         sas, unparsed = _racoon.parse_show_sa_isakmp(text)
-        return {"sas": sas, "unparsed": unparsed, "warnings": ["%d line(s) not understood" % len(unparsed)] if unparsed else []}
+        return {"sas": sas, "unparsed": unparsed, "warnings": _ike_record.unparsed_warnings(unparsed)}
     states, warnings, unparsed = _setkey.parse_sad(text, fingerprint_salt or _fingerprint.random_salt(), platform)
     sas = _racoon.attach_children([], _setkey.child_sas(states, local_addresses or []))
     return {"sas": sas, "states": states, "unparsed": unparsed, "warnings": warnings}

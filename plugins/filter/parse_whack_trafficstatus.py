@@ -38,14 +38,14 @@ _value:
 
 import typing as t
 
-from ansible_collections.netdoctor.ipsec.plugins.module_utils import _libreswan
+from ansible_collections.netdoctor.ipsec.plugins.module_utils import _ike_record, _libreswan
 from ansible_collections.netdoctor.ipsec.plugins.plugin_utils._filter_module import require_text
 
 
 def parse_whack_trafficstatus(text: t.Any) -> dict[str, t.Any]:
     text = require_text(text, "parse_whack_trafficstatus")
     entries, unparsed = _libreswan.parse_trafficstatus(text)
-    return {"entries": entries, "unparsed": unparsed, "warnings": ["%d line(s) not understood" % len(unparsed)] if unparsed else []}
+    return {"entries": entries, "unparsed": unparsed, "warnings": _ike_record.unparsed_warnings(unparsed)}
 
 
 class FilterModule:

@@ -228,6 +228,13 @@ def yes_no(value):
     return None
 
 
+def unparsed_warnings(unparsed, what=None):
+    """[] or the one warning that counts the lines (of ``what``) a parser kept in ``unparsed``."""
+    if not unparsed:
+        return []
+    return ["%d line(s)%s not understood" % (len(unparsed), " of " + what if what else "")]
+
+
 def finish_connection(conn):
     """Fill the connection's flat child keys from its children: the union of selectors and ESP
     proposals, and the first child's mode/start action. The per-child truth stays in ``children``."""

@@ -220,8 +220,7 @@ def parse_whack_status(text):
     if head_other and not (result["interfaces"] or result["version"] or conns or states):
         result["unparsed"] = head_other + result["unparsed"]
         result["warnings"].append("this does not look like whack --status output")
-    if result["unparsed"]:
-        result["warnings"].append("%d line(s) of whack --status output not understood" % len(result["unparsed"]))
+    result["warnings"].extend(rec.unparsed_warnings(result["unparsed"], "whack --status output"))
     return result
 
 

@@ -128,8 +128,7 @@ def parse_sad(text, salt=None, platform="linux"):
             warnings.append("SA %s -> %s has no protocol line (truncated output?)" % (state["src"], state["dst"]))
         elif state["state"] is None:
             warnings.append("SA %s -> %s has no state line (truncated output?)" % (state["src"], state["dst"]))
-    if unparsed:
-        warnings.append("%d line(s) of the SAD dump not understood" % len(unparsed))
+    warnings.extend(rec.unparsed_warnings(unparsed, "the SAD dump"))
     return states, warnings, unparsed
 
 
@@ -228,8 +227,7 @@ def parse_spd(text):
                 current["spid"] = int(spid.group(1))
             continue
         unparsed.append(stripped)
-    if unparsed:
-        warnings.append("%d line(s) of the SPD dump not understood" % len(unparsed))
+    warnings.extend(rec.unparsed_warnings(unparsed, "the SPD dump"))
     return policies, warnings, unparsed
 
 

@@ -182,8 +182,7 @@ def parse_statusall(text):
         result["unparsed"].append(line)
     result["connections"] = [rec.finish_connection(c) for c in conns.values()]
     result["sas"] = list(sas.values())
-    if result["unparsed"]:
-        result["warnings"].append("%d line(s) of ipsec statusall output not understood" % len(result["unparsed"]))
+    result["warnings"].extend(rec.unparsed_warnings(result["unparsed"], "ipsec statusall output"))
     return result
 
 

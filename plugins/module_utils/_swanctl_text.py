@@ -21,6 +21,8 @@ __metaclass__ = type
 import re
 from collections import OrderedDict
 
+from ansible_collections.netdoctor.ipsec.plugins.module_utils import _ike_record as rec
+
 # --- raw form -----------------------------------------------------------------------------------
 
 _RAW_START_RE = re.compile(r"^\s*(list-sa|list-conn|list-sas|list-conns)\s+(event|reply)\s*\{")
@@ -190,8 +192,7 @@ def parse_list_sas_text(text):
         if child is not None and _child_line(child, line):
             continue
         unparsed.append(line)
-    if unparsed:
-        problems.append("%d line(s) of swanctl --list-sas output not understood" % len(unparsed))
+    problems.extend(rec.unparsed_warnings(unparsed, "swanctl --list-sas output"))
     return events, problems, unparsed
 
 
@@ -302,8 +303,7 @@ def parse_list_conns_text(text):
             auth[match.group("key").replace(" ", "_")] = match.group("value")
             continue
         unparsed.append(line)
-    if unparsed:
-        problems.append("%d line(s) of swanctl --list-conns output not understood" % len(unparsed))
+    problems.extend(rec.unparsed_warnings(unparsed, "swanctl --list-conns output"))
     return events, problems, unparsed
 
 
