@@ -228,6 +228,14 @@ def yes_no(value):
     return None
 
 
+def mark_not_loaded(conn, daemon_answered, warnings, where):
+    """A configured connection the daemon does not have: ``loaded`` false with a warning that says
+    ``where`` it is, or null (unknown) when the daemon could not be asked."""
+    conn["loaded"] = False if daemon_answered else None
+    if daemon_answered:
+        warnings.append("connection '%s' is %s" % (conn["name"], where))
+
+
 def unparsed_warnings(unparsed, what=None):
     """[] or the one warning that counts the lines (of ``what``) a parser kept in ``unparsed``."""
     if not unparsed:

@@ -614,9 +614,7 @@ def merge(loaded, configured, warnings, daemon_answered):
             if conn["extra"].get("auto") == "ignore":
                 conn["loaded"] = False
             else:
-                conn["loaded"] = False if daemon_answered else None
-                if daemon_answered:
-                    warnings.append("connection '%s' is in ipsec.conf but not loaded in pluto" % conn["name"])
+                rec.mark_not_loaded(conn, daemon_answered, warnings, "in ipsec.conf but not loaded in pluto")
             merged.append(conn)
     return merged
 

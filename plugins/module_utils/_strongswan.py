@@ -81,13 +81,18 @@ def connection_from_vici(name, msg):
     return rec.finish_connection(conn)
 
 
-def connections_from_vici(events):
+def _records(events, from_vici):
+    """One record per named section of VICI's streamed events (``{name: message}`` each)."""
     out = []
     for event in events:
         for name, msg in event.items():
             if isinstance(msg, dict):
-                out.append(connection_from_vici(name, msg))
+                out.append(from_vici(name, msg))
     return out
+
+
+def connections_from_vici(events):
+    return _records(events, connection_from_vici)
 
 
 # --- VICI list-sa -> SA records ----------------------------------------------------------------
@@ -186,12 +191,7 @@ def child_sa_from_vici(key, msg):
 
 
 def sas_from_vici(events):
-    out = []
-    for event in events:
-        for name, msg in event.items():
-            if isinstance(msg, dict):
-                out.append(sa_from_vici(name, msg))
-    return out
+    return _records(events, sa_from_vici)
 
 
 # --- merging the daemon's view with the configuration ---------------------------------------------
@@ -245,9 +245,7 @@ def merge_connections(loaded, configured, warnings, daemon_answered=True):
         merged.append(rec.finish_connection(conn))
     for conn in configured:
         if conn["name"] in by_name:
-            conn["loaded"] = False if daemon_answered else None
-            if daemon_answered:
-                warnings.append("connection '%s' is configured but not loaded in the daemon" % conn["name"])
+            rec.mark_not_loaded(conn, daemon_answered, warnings, "configured but not loaded in the daemon")
             merged.append(conn)
     return merged
 
