@@ -266,7 +266,7 @@ def parse_list_conns_text(text):
         if head and not line.startswith(" "):
             conn = OrderedDict()
             conn["version"] = head.group("version")
-            _conn_timers(conn, head.group("rest") or "")
+            _timers(conn, head.group("rest") or "", _CONN_TIMERS)
             conn["children"] = OrderedDict()
             events.append(OrderedDict([(head.group("name"), conn)]))
             auth = child = None
@@ -290,7 +290,7 @@ def parse_list_conns_text(text):
         match = _CONN_CHILD.match(line)
         if match:
             child = OrderedDict([("mode", match.group("mode"))])
-            _child_timers(child, match.group("rest") or "")
+            _timers(child, match.group("rest") or "", _CHILD_TIMERS)
             conn["children"][match.group("name")] = child
             auth = None
             continue
@@ -307,29 +307,17 @@ def parse_list_conns_text(text):
     return events, problems, unparsed
 
 
-def _conn_timers(conn, rest):
-    for part in [p.strip() for p in rest.split(",")]:
-        match = re.match(r"^rekeying every (\d+)s$", part)
-        if match:
-            conn["rekey_time"] = match.group(1)
-        match = re.match(r"^reauthentication every (\d+)s$", part)
-        if match:
-            conn["reauth_time"] = match.group(1)
-        match = re.match(r"^dpd delay (\d+)s$", part)
-        if match:
-            conn["dpd_delay"] = match.group(1)
-        if part == "no reauthentication":
-            conn["reauth_time"] = "0"
+# The comma-separated settings after a conn's or a child's header line: (pattern, key); a pattern
+# without a group stands for the value "0".
+_CONN_TIMERS = ((r"^rekeying every (\d+)s$", "rekey_time"), (r"^reauthentication every (\d+)s$", "reauth_time"),
+                (r"^dpd delay (\d+)s$", "dpd_delay"), (r"^no reauthentication$", "reauth_time"))
+_CHILD_TIMERS = ((r"^rekeying every (\d+)s$", "rekey_time"), (r"^dpd action is (\S+)$", "dpd_action"),
+                 (r"^close action is (\S+)$", "close_action"))
 
 
-def _child_timers(child, rest):
+def _timers(record, rest, settings):
     for part in [p.strip() for p in rest.split(",")]:
-        match = re.match(r"^rekeying every (\d+)s$", part)
-        if match:
-            child["rekey_time"] = match.group(1)
-        match = re.match(r"^dpd action is (\S+)$", part)
-        if match:
-            child["dpd_action"] = match.group(1)
-        match = re.match(r"^close action is (\S+)$", part)
-        if match:
-            child["close_action"] = match.group(1)
+        for pattern, key in settings:
+            match = re.match(pattern, part)
+            if match:
+                record[key] = match.group(1) if match.groups() else "0"
