@@ -295,6 +295,14 @@ def _payload_chain(data, pos, end, first, names, msg):
     msg["errors"].append("more than %d payloads" % MAX_PAYLOADS)
 
 
+def _decode_payload(decode, ptype, name, body, msg):
+    """One payload into ``msg``; a malformed one is an error of the message, never an exception."""
+    try:
+        decode(ptype, body, msg)
+    except (struct.error, IndexError, ValueError, TypeError, KeyError) as exc:
+        msg["errors"].append("malformed %s payload: %s" % (name, exc))
+
+
 def _walk_v2(data, pos, end, first, msg):
     payloads = msg.setdefault("payloads", [])
     for ptype, name, body, following in _payload_chain(data, pos, end, first, IKEV2_PAYLOADS, msg):
@@ -303,10 +311,7 @@ def _walk_v2(data, pos, end, first, msg):
             msg["encrypted"] = True
             msg["encrypted_first_payload"] = IKEV2_PAYLOADS.get(following, "UNKNOWN_%d" % following)
             return
-        try:
-            _v2_payload(ptype, body, msg)
-        except (struct.error, IndexError, ValueError, TypeError, KeyError) as exc:
-            msg["errors"].append("malformed %s payload: %s" % (name, exc))
+        _decode_payload(_v2_payload, ptype, name, body, msg)
 
 
 def _v2_payload(ptype, body, msg):
@@ -435,10 +440,7 @@ def _walk_v1(data, pos, end, first, msg):
     payloads = msg.setdefault("payloads", [])
     for ptype, name, body, _following in _payload_chain(data, pos, end, first, IKEV1_PAYLOADS, msg):
         payloads.append(name)
-        try:
-            _v1_payload(ptype, body, msg)
-        except (struct.error, IndexError, ValueError, TypeError, KeyError) as exc:
-            msg["errors"].append("malformed %s payload: %s" % (name, exc))
+        _decode_payload(_v1_payload, ptype, name, body, msg)
 
 
 def _v1_payload(ptype, body, msg):
