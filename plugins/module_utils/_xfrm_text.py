@@ -439,20 +439,7 @@ def parse_states(text):
             states.append(state)
             section = None
             continue
-        tokens = line.split()
-        if state is None or (line[:1] not in (" ", "\t") and tokens[0] not in _STATE_KEYWORDS):
-            # A policy block or other text after the states: not part of any state. (Known
-            # keywords stay in the state, for pastes that lost their indentation.)
-            state = None
-            orphans.append(rec.redact(line))
-            continue
-        if section and _state_section_line(section, tokens, state):
-            continue
-        try:
-            section = _state_attribute_line(tokens, state, line)
-        except (_Unparsed, IndexError, KeyError, ValueError):
-            # Inside a block, an unknown line most likely belongs to the block: stay in it.
-            state["unparsed"].append(_redacted(line, tokens))
+        state, section = _body_line(line, line.split(), state, section, _STATE_GRAMMAR, orphans)
     return states, orphans
 
 
@@ -581,17 +568,37 @@ def parse_policies(text):
                 policies.append(policy)
                 continue
             policy = None
-        if policy is None or (line[:1] not in (" ", "\t") and tokens[0] not in _POLICY_KEYWORDS):
-            policy = None
-            orphans.append(rec.redact(line))
-            continue
-        if section and _policy_section_line(section, tokens, policy):
-            continue
-        try:
-            section = _policy_attribute_line(tokens, policy, line)
-        except (_Unparsed, IndexError, KeyError, ValueError):
-            policy["unparsed"].append(rec.redact(line.strip()))
+        policy, section = _body_line(line, tokens, policy, section, _POLICY_GRAMMAR, orphans)
     return policies, orphans
+
+
+# --- the lines inside a state or policy block -----------------------------------------------------
+
+# (keywords that may start an unindented line, section line reader, attribute line reader, text kept
+# for a line not understood)
+_STATE_GRAMMAR = (_STATE_KEYWORDS, _state_section_line, _state_attribute_line, _redacted)
+_POLICY_GRAMMAR = (_POLICY_KEYWORDS, _policy_section_line, _policy_attribute_line, lambda line, _tokens: rec.redact(line.strip()))
+
+
+def _body_line(line, tokens, record, section, grammar, orphans):
+    """Read a line that is not a header into the open state or policy: ``(record, section)`` after it.
+
+    An unindented line that starts with no keyword of the block (a policy block or other text after
+    the states) belongs to no record: it goes to ``orphans`` and closes the record. Known keywords
+    stay in the record, for pastes that lost their indentation.
+    """
+    keywords, section_line, attribute_line, unparsed_text = grammar
+    if record is None or (line[:1] not in (" ", "\t") and tokens[0] not in keywords):
+        orphans.append(rec.redact(line))
+        return None, section
+    if section and section_line(section, tokens, record):
+        return record, section
+    try:
+        return record, attribute_line(tokens, record, line)
+    except (_Unparsed, IndexError, KeyError, ValueError):
+        # Inside a block, an unknown line most likely belongs to the block: stay in it.
+        record["unparsed"].append(unparsed_text(line, tokens))
+        return record, section
 
 
 # --- finished records ---------------------------------------------------------------------------
