@@ -678,35 +678,30 @@ class XfrmGatherer(object):
                 addresses.append(canonical)
         return addresses
 
-    def states(self, options):
+    def _table(self, table, dump, finish, records_from_text):
+        """The records of one table: the netlink ``dump``, each ``finish``-ed, or the ``ip`` text."""
         if self.backend == "netlink":
             try:
-                raw = _xfrm_netlink.dump_states()
-                return [_xfrm_record.finish_state(state, options, self.module.warn) for state in raw]
+                return [finish(entry) for entry in dump()]
             except _xfrm_netlink.NetlinkError as exc:
-                if not self._netlink_failed("state", exc):
+                if not self._netlink_failed(table, exc):
                     return []
-        text = self._ip_text("state")
+        text = self._ip_text(table)
         if text is None:
             return []
-        states, orphans = _xfrm_text.state_records(text, options, self.module.warn)
+        records, orphans = records_from_text(text)
         self.unparsed.extend(orphans)
-        return states
+        return records
+
+    def states(self, options):
+        warn = self.module.warn
+        return self._table("state", _xfrm_netlink.dump_states, lambda state: _xfrm_record.finish_state(state, options, warn),
+                           lambda text: _xfrm_text.state_records(text, options, warn))
 
     def policies(self):
-        if self.backend == "netlink":
-            try:
-                raw = _xfrm_netlink.dump_policies()
-                return [_xfrm_record.finish_policy(policy, self.module.warn) for policy in raw]
-            except _xfrm_netlink.NetlinkError as exc:
-                if not self._netlink_failed("policy", exc):
-                    return []
-        text = self._ip_text("policy")
-        if text is None:
-            return []
-        policies, orphans = _xfrm_text.policy_records(text, self.module.warn)
-        self.unparsed.extend(orphans)
-        return policies
+        warn = self.module.warn
+        return self._table("policy", _xfrm_netlink.dump_policies, lambda policy: _xfrm_record.finish_policy(policy, warn),
+                           lambda text: _xfrm_text.policy_records(text, warn))
 
     def stat(self):
         try:
