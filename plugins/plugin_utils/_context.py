@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import typing as t
 
+from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import _finding as F
 from ansible_collections.netdoctor.ipsec.plugins.plugin_utils import (
     _compare_proposals,
     _compare_selectors,
@@ -47,6 +48,10 @@ class Context:
     @property
     def one_sided(self) -> bool:
         return self.tunnel.one_sided
+
+    def unmanaged_peer(self, what: str) -> list[dict[str, t.Any]]:
+        """In one-sided mode, side B's part of a check that needs the peer: a skip saying ``what``."""
+        return [F.problem("skip", "b", f"{self.host('b')}: {what}")] if self.one_sided else []
 
     def has(self, name: str, source: str) -> bool:
         side = self.side(name)

@@ -184,3 +184,17 @@ def check_problems(ctx: t.Any, name: str, check_name: str,
         else:
             problems.append(F.problem("pass", name, f"{host}: {item['name']}: {verdict} ({describe_ref(ref)})"))
     return problems
+
+
+def check_each_side(ctx: t.Any, check_name: str, skip_reason: t.Callable[[t.Any, str], str | None] | None = None,
+                    needed: t.Callable[[dict[str, t.Any]], bool] = lambda item: True) -> list[dict[str, t.Any]]:
+    """``check_problems`` of every managed side, a side for which ``skip_reason`` gives a reason
+    skipped with it, and the skip of an unmanaged peer, whose firewall cannot be read."""
+    problems = []
+    for name in ctx.managed():
+        reason = skip_reason(ctx, name) if skip_reason else None
+        if reason:
+            problems.append(F.problem("skip", name, f"{ctx.host(name)}: {reason}"))
+        else:
+            problems += check_problems(ctx, name, check_name, needed)
+    return problems + ctx.unmanaged_peer("firewall of the unmanaged peer not readable")

@@ -20,43 +20,32 @@ def _encapsulated(ctx: t.Any) -> bool:
     return any(s.get("encap") for n in ctx.managed() for s in ctx.tunnel.states[n])
 
 
-def _unmanaged_note(ctx: t.Any) -> list[dict[str, t.Any]]:
-    return [F.problem("skip", "b", f"{ctx.host('b')}: firewall of the unmanaged peer not readable")] if ctx.one_sided else []
-
-
 @rule("P2.FW_ESP")
 def fw_esp(ctx: t.Any) -> dict[str, t.Any]:
     encapsulated = _encapsulated(ctx)
-    problems = []
-    for name in ctx.managed():
-        problems += _fw_checks.check_problems(ctx, name, "esp_in_udp" if encapsulated else "esp")
+    problems = _fw_checks.check_each_side(ctx, "esp_in_udp" if encapsulated else "esp")
     summary = "UDP-encapsulated ESP (4500)" if encapsulated else "ESP (protocol 50)"
-    return F.combine(problems + _unmanaged_note(ctx), f"{summary} passes both gateways' firewalls in both directions")
+    return F.combine(problems, f"{summary} passes both gateways' firewalls in both directions")
 
 
-def _forwards(ctx: t.Any, name: str) -> bool:
-    return any(child["mode"] != "transport" for child in ctx.tunnel.children(name))
+def _no_subnets(ctx: t.Any, name: str) -> str | None:
+    return "no connection, so no protected subnets" if ctx.conn(name) is None else None
+
+
+def _not_forwarded(ctx: t.Any, name: str) -> str | None:
+    no_subnets = _no_subnets(ctx, name)
+    if no_subnets or any(child["mode"] != "transport" for child in ctx.tunnel.children(name)):
+        return no_subnets
+    return "transport mode, nothing is forwarded"
 
 
 @rule("P2.FORWARD")
 def forward(ctx: t.Any) -> dict[str, t.Any]:
-    problems = []
-    for name in ctx.managed():
-        if ctx.conn(name) is None:
-            problems.append(F.problem("skip", name, f"{ctx.host(name)}: no connection, so no protected subnets"))
-        elif not _forwards(ctx, name):
-            problems.append(F.problem("skip", name, f"{ctx.host(name)}: transport mode, nothing is forwarded"))
-        else:
-            problems += _fw_checks.check_problems(ctx, name, "forward")
-    return F.combine(problems + _unmanaged_note(ctx), "FORWARD lets the protected traffic through in both directions")
+    return F.combine(_fw_checks.check_each_side(ctx, "forward", _not_forwarded),
+                     "FORWARD lets the protected traffic through in both directions")
 
 
 @rule("P2.NAT_EXEMPT")
 def nat_exempt(ctx: t.Any) -> dict[str, t.Any]:
-    problems = []
-    for name in ctx.managed():
-        if ctx.conn(name) is None:
-            problems.append(F.problem("skip", name, f"{ctx.host(name)}: no connection, so no protected subnets"))
-        else:
-            problems += _fw_checks.check_problems(ctx, name, "nat_exemption")
-    return F.combine(problems + _unmanaged_note(ctx), "no SNAT/MASQUERADE touches the tunnel traffic before the IPsec lookup")
+    return F.combine(_fw_checks.check_each_side(ctx, "nat_exemption", _no_subnets),
+                     "no SNAT/MASQUERADE touches the tunnel traffic before the IPsec lookup")

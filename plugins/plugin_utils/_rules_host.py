@@ -71,8 +71,7 @@ def host_kernel(ctx: t.Any) -> dict[str, t.Any]:
     problems = []
     for name in ctx.managed():
         problems += _kernel_problems(ctx, name) + _daemon_problems(ctx, name)
-    if ctx.one_sided:
-        problems.append(F.problem("skip", "b", f"{ctx.host('b')}: not managed here; see P1.REACH for whether it answers"))
+    problems += ctx.unmanaged_peer("not managed here; see P1.REACH for whether it answers")
     return F.combine(problems, "both gateways can do IPsec and run their IKE daemon")
 
 

@@ -51,11 +51,7 @@ def _uses_4500(ctx: t.Any) -> bool:
 @rule("P1.FW_IKE")
 def fw_ike(ctx: t.Any) -> dict[str, t.Any]:
     uses_4500 = _uses_4500(ctx)
-    problems = []
-    for name in ctx.managed():
-        problems += _fw_checks.check_problems(ctx, name, "ike", lambda item: (item.get("packet") or {}).get("dport") != 4500 or uses_4500)
-    if ctx.one_sided:
-        problems.append(F.problem("skip", "b", f"{ctx.host('b')}: firewall of the unmanaged peer not readable"))
+    problems = _fw_checks.check_each_side(ctx, "ike", needed=lambda item: (item.get("packet") or {}).get("dport") != 4500 or uses_4500)
     return F.combine(problems, "IKE (UDP 500/4500) passes both gateways' firewalls in both directions")
 
 
@@ -481,8 +477,7 @@ def ike_sa(ctx: t.Any) -> dict[str, t.Any]:
             problems.append(F.problem("fail", name, f"{host}: IKE SA not established (state {states})", symptom=True))
         else:
             problems.append(F.problem("fail", name, f"{host}: no IKE SA for this tunnel", symptom=True))
-    if ctx.one_sided:
-        problems.append(F.problem("skip", "b", f"{ctx.host('b')}: SA state of the unmanaged peer not readable"))
+    problems += ctx.unmanaged_peer("SA state of the unmanaged peer not readable")
     return F.combine(problems, "IKE SA established on both sides")
 
 

@@ -266,8 +266,7 @@ def policy(ctx: t.Any) -> dict[str, t.Any]:
             problems.append(F.problem("skip", name, f"{ctx.host(name)}: no connection, so no selectors to look up"))
         else:
             problems += _policy_problems(ctx, name)
-    if ctx.one_sided:
-        problems.append(F.problem("skip", "b", f"{ctx.host('b')}: the peer's policies cannot be read"))
+    problems += ctx.unmanaged_peer("the peer's policies cannot be read")
     return F.combine(problems, "out/in/fwd policies exist for the selectors and point at the peer")
 
 
