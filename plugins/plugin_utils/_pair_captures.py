@@ -112,18 +112,25 @@ def _flow_key(event: Event) -> tuple[str, str]:
     return kind, event.get("bucket") or ""
 
 
+def _new_flow(kind: str, detail: str, counters: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A flow record: its kind, its counters, then what identifies it (the SPI, or request/response)."""
+    flow = {"kind": kind, **counters}
+    if kind == "esp":
+        flow["spi"] = detail
+    elif kind == "ike":
+        flow["message"] = detail
+    return flow
+
+
 def _direction_flows(label_from: str, label_to: str, pairs: list[tuple[Event, Event | None]],
                      receiver_window: tuple[float | None, float | None] | None, offset: float) -> dict[tuple, dict]:
     flows: dict[tuple, dict] = {}
     for sent, got in pairs:
         kind, detail = _flow_key(sent)
         key = (kind, detail)
-        flow = flows.setdefault(key, {"kind": kind, "from": label_from, "to": label_to, "sent": 0, "received": 0,
-                                      "lost": 0, "not_watched": 0, "first_sent": sent["t"], "last_sent": sent["t"]})
-        if kind == "esp":
-            flow["spi"] = detail
-        elif kind == "ike":
-            flow["message"] = detail
+        counters = {"from": label_from, "to": label_to, "sent": 0, "received": 0, "lost": 0, "not_watched": 0,
+                    "first_sent": sent["t"], "last_sent": sent["t"]}
+        flow = flows.setdefault(key, _new_flow(kind, detail, counters))
         flow["sent"] += 1
         flow["last_sent"] = sent["t"]
         if got is not None:
@@ -145,12 +152,8 @@ def _one_sided_flows(label: str, events: list[Event]) -> list[dict[str, t.Any]]:
         kind, detail = _flow_key(event)
         direction = "sent" if event["dir"] == "out" else "received"
         key = (kind, detail, direction)
-        flow = flows.setdefault(key, {"kind": kind, "side": label, "direction": direction, "packets": 0,
-                                      "first": event["t"], "last": event["t"]})
-        if kind == "esp":
-            flow["spi"] = detail
-        elif kind == "ike":
-            flow["message"] = detail
+        counters = {"side": label, "direction": direction, "packets": 0, "first": event["t"], "last": event["t"]}
+        flow = flows.setdefault(key, _new_flow(kind, detail, counters))
         flow["packets"] += 1
         flow["last"] = event["t"]
     return list(flows.values())
