@@ -53,10 +53,8 @@ _value:
 
 import typing as t
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _ike_logs
-from ansible_collections.netdoctor.ipsec.plugins.plugin_utils._filter_module import require_text
+from ansible_collections.netdoctor.ipsec.plugins.plugin_utils._filter_module import require_choice, require_text
 
 
 def classify_ike_log(value: t.Any, daemon: str | None = None, failures_only: bool = False) -> list[dict[str, t.Any]]:
@@ -64,8 +62,8 @@ def classify_ike_log(value: t.Any, daemon: str | None = None, failures_only: boo
         lines = [require_text(line, "classify_ike_log") for line in value]
     else:
         lines = require_text(value, "classify_ike_log").splitlines()
-    if daemon not in (None, "strongswan", "libreswan", "racoon"):
-        raise AnsibleFilterError("netdoctor.ipsec.classify_ike_log: daemon must be strongswan, libreswan or racoon")
+    if daemon is not None:
+        require_choice(daemon, ("strongswan", "libreswan", "racoon"), "classify_ike_log", "daemon")
     entries = _ike_logs.classify_lines(lines, daemon)
     for entry in entries:
         entry.pop("epoch", None)

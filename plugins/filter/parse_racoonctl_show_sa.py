@@ -14,26 +14,11 @@ description:
     module, for output
     pasted in a ticket, collected in a sos report or read with the C(raw) module.
   - This is a filter version of the M(netdoctor.ipsec.ike_info) module.
-options:
-  fingerprint_salt:
-    description: Salt of the key fingerprints (HMAC-SHA-256); a random one when omitted.
-    type: string
-  platform:
-    description:
-      - V(linux) or V(bsd). Through PF_KEY, Linux truncates HMAC-SHA-256 to 96 bits, the BSDs use 128;
-        the integrity name follows the platform the text comes from.
-    type: string
-    choices: [linux, bsd]
-    default: linux
-  local_addresses:
-    description: Addresses of the gateway the text comes from, to tell inbound from outbound SAs.
-    type: list
-    elements: string
-    default: []
 notes:
   - The phase 1 state (C(ST)) and the initiator flag need C(-l) or C(-ll).
 extends_documentation_fragment:
   - netdoctor.ipsec._ike_text_filter
+  - netdoctor.ipsec._ike_text_filter.PFKEY_DUMP
 """
 
 EXAMPLES = r"""
@@ -58,20 +43,16 @@ _value:
 
 import typing as t
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _fingerprint, _ike_record, _racoon, _setkey
-from ansible_collections.netdoctor.ipsec.plugins.plugin_utils._filter_module import require_text
+from ansible_collections.netdoctor.ipsec.plugins.plugin_utils._filter_module import require_address_list, require_choice, require_text
 
 
 def parse_racoonctl_show_sa(
     text: t.Any, fingerprint_salt: str | None = None, platform: str = "linux", local_addresses: list[str] | None = None
 ) -> dict[str, t.Any]:
     text = require_text(text, "parse_racoonctl_show_sa")
-    if platform not in ("linux", "bsd"):
-        raise AnsibleFilterError("netdoctor.ipsec.parse_racoonctl_show_sa: platform must be linux or bsd")
-    if not isinstance(local_addresses, (list, tuple, type(None))):
-        raise AnsibleFilterError("netdoctor.ipsec.parse_racoonctl_show_sa: local_addresses must be a list of addresses")
+    require_choice(platform, ("linux", "bsd"), "parse_racoonctl_show_sa", "platform")
+    require_address_list(local_addresses, "parse_racoonctl_show_sa")
     if "Cookies" in text or not text.strip():
         sas, unparsed = _racoon.parse_show_sa_isakmp(text)
         return {"sas": sas, "unparsed": unparsed, "warnings": _ike_record.unparsed_warnings(unparsed)}

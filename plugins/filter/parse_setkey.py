@@ -13,26 +13,11 @@ description:
     into the records of the M(netdoctor.ipsec.ike_info) module, for output
     pasted in a ticket, collected in a sos report or read with the C(raw) module.
   - This is a filter version of the M(netdoctor.ipsec.ike_info) module.
-options:
-  fingerprint_salt:
-    description: Salt of the key fingerprints (HMAC-SHA-256); a random one when omitted.
-    type: string
-  platform:
-    description:
-      - V(linux) or V(bsd). Through PF_KEY, Linux truncates HMAC-SHA-256 to 96 bits, the BSDs use 128;
-        the integrity name follows the platform the text comes from.
-    type: string
-    choices: [linux, bsd]
-    default: linux
-  local_addresses:
-    description: Addresses of the gateway the text comes from, to tell inbound from outbound SAs.
-    type: list
-    elements: string
-    default: []
 notes:
   - Keys in the dump are replaced by salted fingerprints; they are never returned.
 extends_documentation_fragment:
   - netdoctor.ipsec._ike_text_filter
+  - netdoctor.ipsec._ike_text_filter.PFKEY_DUMP
 """
 
 EXAMPLES = r"""
@@ -58,10 +43,8 @@ _value:
 
 import typing as t
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _fingerprint, _setkey
-from ansible_collections.netdoctor.ipsec.plugins.plugin_utils._filter_module import require_text
+from ansible_collections.netdoctor.ipsec.plugins.plugin_utils._filter_module import require_address_list, require_choice, require_text
 
 
 def _looks_like_spd(text: str) -> bool:
@@ -75,10 +58,8 @@ def parse_setkey(
     text: t.Any, fingerprint_salt: str | None = None, platform: str = "linux", local_addresses: list[str] | None = None
 ) -> dict[str, t.Any]:
     text = require_text(text, "parse_setkey")
-    if platform not in ("linux", "bsd"):
-        raise AnsibleFilterError("netdoctor.ipsec.parse_setkey: platform must be linux or bsd")
-    if not isinstance(local_addresses, (list, tuple, type(None))):
-        raise AnsibleFilterError("netdoctor.ipsec.parse_setkey: local_addresses must be a list of addresses")
+    require_choice(platform, ("linux", "bsd"), "parse_setkey", "platform")
+    require_address_list(local_addresses, "parse_setkey")
     if _looks_like_spd(text):
         policies, warnings, unparsed = _setkey.parse_spd(text)
         return {"policies": policies, "states": [], "warnings": warnings, "unparsed": unparsed}

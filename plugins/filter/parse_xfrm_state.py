@@ -66,10 +66,8 @@ _value:
 
 import typing as t
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _fingerprint, _xfrm_record, _xfrm_text
-from ansible_collections.netdoctor.ipsec.plugins.plugin_utils._filter_module import FilterModuleMock, require_text
+from ansible_collections.netdoctor.ipsec.plugins.plugin_utils._filter_module import FilterModuleMock, require_address_list, require_text
 
 
 def parse_xfrm_state(
@@ -79,8 +77,7 @@ def parse_xfrm_state(
     local_addresses: list[str] | None = None,
 ) -> list[dict[str, t.Any]]:
     text = require_text(text, "parse_xfrm_state")
-    if not isinstance(local_addresses, (list, tuple, type(None))):
-        raise AnsibleFilterError("netdoctor.ipsec.parse_xfrm_state: local_addresses must be a list of addresses")
+    require_address_list(local_addresses, "parse_xfrm_state")
     module = FilterModuleMock()
     options = _xfrm_record.RecordOptions(
         fingerprint_salt or _fingerprint.random_salt(), include_keys=bool(include_keys), local_addresses=local_addresses

@@ -47,3 +47,16 @@ def require_text(value: t.Any, filter_name: str) -> str:
             f"The input of the netdoctor.ipsec.{filter_name} filter must be text; got {type(value).__name__}"
         )
     return value
+
+
+def require_choice(value: t.Any, choices: t.Sequence[str], filter_name: str, option: str) -> None:
+    """A clear error naming the filter when an option is none of ``choices`` (``a, b or c``)."""
+    if value not in choices:
+        alternatives = " or ".join([", ".join(choices[:-1]), choices[-1]]) if len(choices) > 1 else choices[0]
+        raise AnsibleFilterError(f"netdoctor.ipsec.{filter_name}: {option} must be {alternatives}")
+
+
+def require_address_list(value: t.Any, filter_name: str) -> None:
+    """A clear error naming the filter when ``local_addresses`` is given but not a list."""
+    if not isinstance(value, (list, tuple, type(None))):
+        raise AnsibleFilterError(f"netdoctor.ipsec.{filter_name}: local_addresses must be a list of addresses")
