@@ -24,3 +24,23 @@ seealso:
 author:
   - netdoctor.ipsec contributors (@netdoctor-ipsec)
 """
+
+    # The filters that read a PF_KEY dump (setkey -D, racoonctl show-sa esp): its keys and directions.
+    PFKEY_DUMP = r"""
+options:
+  fingerprint_salt:
+    description: Salt of the key fingerprints (HMAC-SHA-256); a random one when omitted.
+    type: string
+  platform:
+    description:
+      - V(linux) or V(bsd). Through PF_KEY, Linux truncates HMAC-SHA-256 to 96 bits, the BSDs use 128;
+        the integrity name follows the platform the text comes from.
+    type: string
+    choices: [linux, bsd]
+    default: linux
+  local_addresses:
+    description: Addresses of the gateway the text comes from, to tell inbound from outbound SAs.
+    type: list
+    elements: string
+    default: []
+"""
