@@ -17,7 +17,6 @@ from ansible.module_utils import _internal as ansible_internal
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _xfrm_netlink, _xfrm_stat
 from ansible_collections.netdoctor.ipsec.plugins.modules import xfrm_info
 from ansible_collections.netdoctor.ipsec.tests.unit.cases import FIXTURES, fixture_text
-from ansible_collections.netdoctor.ipsec.tests.unit import module_runner
 from ansible_collections.netdoctor.ipsec.tests.unit.module_runner import run_module
 
 IP = "/usr/sbin/ip"
@@ -32,21 +31,8 @@ ADDR_TEXT = (
 KEY = "000102030405060708090a0b0c0d0e0f"
 
 
-class _InstanceCallMock(module_runner.RunCommandMock):
-    """module_runner installs the mock's *bound* methods on AnsibleModule, so the module instance
-    never reaches them (reported to the coordinator); accept the call with or without it."""
-
-    def get_bin_path(self, *args, **kwargs):
-        arg = args[-1] if args else kwargs["arg"]
-        return super(_InstanceCallMock, self).get_bin_path(None, arg)
-
-    def run_command(self, *args, **kwargs):
-        return super(_InstanceCallMock, self).run_command(None, args[-1], **kwargs)
-
-
 @pytest.fixture(autouse=True)
 def recorded_host(monkeypatch, tmp_path):
-    monkeypatch.setattr(module_runner, "RunCommandMock", _InstanceCallMock)
     # Controller-side tests in the same process flip this, and module warnings then go to the
     # display instead of the result.
     monkeypatch.setattr(ansible_internal, "is_controller", False)
