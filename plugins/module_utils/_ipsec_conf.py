@@ -128,6 +128,24 @@ def used_as_also(parsed):
     return used
 
 
+def orientation(params, local_addresses):
+    """('left', 'right') or ('right', 'left'): the local side is the one whose address is ours
+    (left when ``local_addresses`` is empty or both or neither are ours)."""
+    if local_addresses:
+        ours = set(_psk.normalize_id(a) for a in local_addresses)
+        if _psk.normalize_id(params.get("right", "")) in ours and _psk.normalize_id(params.get("left", "")) not in ours:
+            return "right", "left"
+    return "left", "right"
+
+
+def with_protoport(selectors, params, side):
+    """The side's selectors narrowed by its ``<side>protoport`` (``10.1.0.0/24[udp/1701]``), if set."""
+    protoport = params.get(side + "protoport")
+    if protoport:
+        return ["%s[%s]" % (ts, protoport) for ts in selectors]
+    return selectors
+
+
 def parse_connections(text, connection_from_params, path=None, loader=None, local_addresses=None):
     """ipsec.conf -> ``{connections, warnings, unparsed, setup}``.
 

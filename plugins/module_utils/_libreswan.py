@@ -494,11 +494,7 @@ def _subnets(params, side):
     if not values:
         host = params.get(side, "")
         values = host if host and not host.startswith("%") else "dynamic"
-    out = rec.normalize_ts_list([values])
-    protoport = params.get(side + "protoport")
-    if protoport:
-        out = ["%s[%s]" % (ts, protoport) for ts in out]
-    return out
+    return _ipsec_conf.with_protoport(rec.normalize_ts_list([values]), params, side)
 
 
 def connection_from_params(name, params, local_addresses=None, source="ipsec.conf"):
@@ -563,13 +559,10 @@ def connection_from_params(name, params, local_addresses=None, source="ipsec.con
 
 
 def _orient(params, local_addresses):
-    ours = set(_psk.normalize_id(a) for a in (local_addresses or []))
-    if ours:
-        if _psk.normalize_id(params.get("right", "")) in ours and _psk.normalize_id(params.get("left", "")) not in ours:
-            return "right", "left"
-    elif params.get("right") == "%defaultroute" and params.get("left") != "%defaultroute":
+    """As ``_ipsec_conf.orientation``; without our addresses, pluto's %defaultroute side is local."""
+    if not local_addresses and params.get("right") == "%defaultroute" and params.get("left") != "%defaultroute":
         return "right", "left"
-    return "left", "right"
+    return _ipsec_conf.orientation(params, local_addresses)
 
 
 def parse_ipsec_conf(text, path=None, loader=None, local_addresses=None):

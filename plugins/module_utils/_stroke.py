@@ -28,15 +28,6 @@ AUTHBY = {"secret": "psk", "psk": "psk", "pubkey": "pubkey", "rsasig": "pubkey",
 KEYEXCHANGE = {"ike": 0, "ikev1": 1, "ikev2": 2}
 
 
-def orientation(params, local_addresses):
-    """('left', 'right') or ('right', 'left'): the local side is the one whose address is ours."""
-    if local_addresses:
-        ours = set(_psk.normalize_id(a) for a in local_addresses)
-        if _psk.normalize_id(params.get("right", "")) in ours and _psk.normalize_id(params.get("left", "")) not in ours:
-            return "right", "left"
-    return "left", "right"
-
-
 def _side_auth(params, side):
     auth = params.get(side + "auth")
     if auth:
@@ -51,16 +42,12 @@ def _ts(params, side):
     else:
         host = params.get(side, "")
         values = host if _psk.normalize_id(host) not in ("%any",) and not host.startswith("%") else "dynamic"
-    out = rec.normalize_ts_list([values])
-    protoport = params.get(side + "protoport")
-    if protoport:
-        out = ["%s[%s]" % (ts, protoport) for ts in out]
-    return out
+    return _ipsec_conf.with_protoport(rec.normalize_ts_list([values]), params, side)
 
 
 def connection_from_params(name, params, local_addresses=None, source="ipsec.conf"):
     problems = []
-    local, remote = orientation(params, local_addresses)
+    local, remote = _ipsec_conf.orientation(params, local_addresses)
     conn = rec.connection(name, source)
     conn["ike_version"] = KEYEXCHANGE.get((params.get("keyexchange") or "ike").lower())
     conn["local_addrs"] = [a for a in (params.get(local) or "%any").split(",") if a]
