@@ -54,6 +54,15 @@ def salt_or_random(salt):
     return salt
 
 
+def module_salt(module):
+    """The salt of a module run (its ``fingerprint_salt`` option, else a random one); a salt too
+    short to be safe ends the run with ``fail_json`` saying why."""
+    try:
+        return salt_or_random(module.params["fingerprint_salt"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+
+
 def fingerprint(secret, salt):
     """Fingerprint of ``secret`` (bytes or text) under ``salt`` (text or bytes)."""
     if _ONE_SHOT_HMAC is not None:

@@ -539,10 +539,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        salt = _fingerprint.salt_or_random(module.params["fingerprint_salt"])
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
+    salt = _fingerprint.module_salt(module)
     ctx = _ike_gather.Context(_command.CommandRunner(module), _ike_host.HostView("/"), module.params, salt)
     primary, records = _ike_gather.gather(ctx)
     module.exit_json(changed=False, ike=primary, daemons=records)

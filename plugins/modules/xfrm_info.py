@@ -730,10 +730,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        salt = _fingerprint.salt_or_random(module.params["fingerprint_salt"])
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
+    salt = _fingerprint.module_salt(module)
     gather = module.params["gather"]
     gatherer = XfrmGatherer(module)
     local_addresses = gatherer.local_addresses()
