@@ -349,8 +349,6 @@ def _state_attribute_line(tokens, state, line):
         _id_line(tokens, state)
     elif key == "replay-window":
         _header_line(tokens, state)
-    elif key in ("mark", "output-mark"):
-        _mark_line(tokens, state)
     elif key in _ALGORITHM_KINDS:
         _algorithm_line(tokens, state)
     elif key == "encap":
@@ -363,10 +361,6 @@ def _state_attribute_line(tokens, state, line):
             raise _Unparsed("trailing tokens")
     elif key == "anti-replay":
         return _replay_line(tokens, state)
-    elif key == "crypto":
-        state["offload"] = _offload(tokens)
-    elif key == "if_id" and len(tokens) == 2:
-        state["if_id"] = number(tokens[1])
     elif key == "tfcpad" and len(tokens) == 2:
         state["tfcpad"] = number(tokens[1])
     elif key == "dir" and len(tokens) >= 2:
@@ -377,28 +371,49 @@ def _state_attribute_line(tokens, state, line):
         state["selector"] = parse_selector(tokens[1:], rec.new_selector())
         if state["selector"]["family"] is None:
             state["selector"]["family"] = state["family"]
-    elif key == "security" and tokens[1:2] == ["context"]:
-        state["sec_ctx"] = line.split("context", 1)[1].strip()
-    elif key == "lifetime" and tokens[1:] == ["config:"]:
-        state["lifetime"] = rec.new_lifetime()
-        return "lifetime"
-    elif key == "lifetime" and tokens[1:] == ["current:"]:
-        state["current"] = rec.new_current()
-        return "current"
     elif key == "stats:" and len(tokens) == 1:
         return "stats"
+    else:
+        return _shared_attribute_line(tokens, state, line)
+    return None
+
+
+def _shared_attribute_line(tokens, record, line):
+    """The attribute lines iproute2 prints alike for a state and a policy (marks, offload, if_id,
+    security context, the lifetime blocks); the block a line opens, if any."""
+    key = tokens[0]
+    if key in ("mark", "output-mark"):
+        _mark_line(tokens, record)
+    elif key == "crypto":
+        record["offload"] = _offload(tokens)
+    elif key == "if_id" and len(tokens) == 2:
+        record["if_id"] = number(tokens[1])
+    elif key == "security" and tokens[1:2] == ["context"]:
+        record["sec_ctx"] = line.split("context", 1)[1].strip()
+    elif key == "lifetime" and tokens[1:] == ["config:"]:
+        record["lifetime"] = rec.new_lifetime()
+        return "lifetime"
+    elif key == "lifetime" and tokens[1:] == ["current:"]:
+        record["current"] = rec.new_current()
+        return "current"
     else:
         raise _Unparsed("unknown line")
     return None
 
 
+def _lifetime_section_line(section, tokens, record):
+    """A line of a lifetime block (``lifetime config:`` / ``lifetime current:``) of a state or policy."""
+    if section == "lifetime":
+        _lifetime_line(tokens, record["lifetime"])
+    else:
+        _current_line(tokens, record["current"])
+
+
 def _state_section_line(section, tokens, state):
     """A line inside a multi-line block (lifetime, stats, esn replay); False when it is not one."""
     try:
-        if section == "lifetime":
-            _lifetime_line(tokens, state["lifetime"])
-        elif section == "current":
-            _current_line(tokens, state["current"])
+        if section in ("lifetime", "current"):
+            _lifetime_section_line(section, tokens, state)
         elif section == "stats":
             if tokens[0] != "replay-window" or len(tokens) != 6:
                 return False
@@ -517,31 +532,14 @@ def _policy_attribute_line(tokens, policy, line):
         _template_level_line(tokens, template)
     elif key == "enc-mask" and template is not None:
         _template_mask_line(tokens, template)
-    elif key in ("mark", "output-mark"):
-        _mark_line(tokens, policy)
-    elif key == "crypto":
-        policy["offload"] = _offload(tokens)
-    elif key == "if_id" and len(tokens) == 2:
-        policy["if_id"] = number(tokens[1])
-    elif key == "security" and tokens[1:2] == ["context"]:
-        policy["sec_ctx"] = line.split("context", 1)[1].strip()
-    elif key == "lifetime" and tokens[1:] == ["config:"]:
-        policy["lifetime"] = rec.new_lifetime()
-        return "lifetime"
-    elif key == "lifetime" and tokens[1:] == ["current:"]:
-        policy["current"] = rec.new_current()
-        return "current"
     else:
-        raise _Unparsed("unknown line")
+        return _shared_attribute_line(tokens, policy, line)
     return None
 
 
 def _policy_section_line(section, tokens, policy):
     try:
-        if section == "lifetime":
-            _lifetime_line(tokens, policy["lifetime"])
-        else:
-            _current_line(tokens, policy["current"])
+        _lifetime_section_line(section, tokens, policy)
     except (_Unparsed, IndexError):
         return False
     return True
