@@ -77,6 +77,23 @@ def test_setkey_filter_tells_sad_from_spd_and_platforms():
         parse_setkey.parse_setkey(text, platform="solaris")
 
 
+@pytest.mark.parametrize("call, message", [
+    (lambda: parse_setkey.parse_setkey("", platform="solaris"), "netdoctor.ipsec.parse_setkey: platform must be linux or bsd"),
+    (lambda: parse_racoonctl_show_sa.parse_racoonctl_show_sa("", platform="aix"),
+     "netdoctor.ipsec.parse_racoonctl_show_sa: platform must be linux or bsd"),
+    (lambda: parse_setkey.parse_setkey("", local_addresses="10.0.0.1"),
+     "netdoctor.ipsec.parse_setkey: local_addresses must be a list of addresses"),
+    (lambda: parse_racoonctl_show_sa.parse_racoonctl_show_sa("", local_addresses={"a": 1}),
+     "netdoctor.ipsec.parse_racoonctl_show_sa: local_addresses must be a list of addresses"),
+    (lambda: classify_ike_log.classify_ike_log("x", daemon="openswan"),
+     "netdoctor.ipsec.classify_ike_log: daemon must be strongswan, libreswan or racoon"),
+])
+def test_option_errors_name_the_filter_and_the_choices(call, message):
+    with pytest.raises(AnsibleFilterError) as raised:
+        call()
+    assert str(raised.value) == message
+
+
 def test_whack_filters():
     status = parse_whack_status.parse_whack_status(fixture_text("libreswan/whack_status_4_10_ike_only.txt"))
     assert status["version"] == "4.10" and status["sas"][0]["established"] is True
