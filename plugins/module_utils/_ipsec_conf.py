@@ -146,6 +146,16 @@ def with_protoport(selectors, params, side):
     return selectors
 
 
+def set_identities(conn, params, local, remote, side_auth):
+    """The conn's IDs (``<side>id``, by default the side's first address) and its authentication
+    methods, ``side_auth(params, side)`` in the daemon's vocabulary; ``auth`` is the local one."""
+    conn["local_id"] = params.get(local + "id") or conn["local_addrs"][0]
+    conn["remote_id"] = params.get(remote + "id") or conn["remote_addrs"][0]
+    conn["local_auth"] = side_auth(params, local)
+    conn["remote_auth"] = side_auth(params, remote)
+    conn["auth"] = conn["local_auth"]
+
+
 def parse_connections(text, connection_from_params, path=None, loader=None, local_addresses=None):
     """ipsec.conf -> ``{connections, warnings, unparsed, setup}``.
 

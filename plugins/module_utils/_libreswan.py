@@ -505,11 +505,7 @@ def connection_from_params(name, params, local_addresses=None, source="ipsec.con
     conn["ike_version"] = _ike_version(params)
     conn["local_addrs"] = [params.get(local) or "%defaultroute"]
     conn["remote_addrs"] = [params.get(remote) or "%any"]
-    conn["local_id"] = params.get(local + "id") or conn["local_addrs"][0]
-    conn["remote_id"] = params.get(remote + "id") or conn["remote_addrs"][0]
-    conn["local_auth"] = _auth(params, local)
-    conn["remote_auth"] = _auth(params, remote)
-    conn["auth"] = conn["local_auth"]
+    _ipsec_conf.set_identities(conn, params, local, remote, _auth)
     ike_text = params.get("ike", "")
     conn["ike_proposals_text"] = ike_text or "default"
     conn["ike_proposals"], found = _proposals.parse_libreswan(ike_text, "ike")

@@ -52,11 +52,7 @@ def connection_from_params(name, params, local_addresses=None, source="ipsec.con
     conn["ike_version"] = KEYEXCHANGE.get((params.get("keyexchange") or "ike").lower())
     conn["local_addrs"] = [a for a in (params.get(local) or "%any").split(",") if a]
     conn["remote_addrs"] = [a for a in (params.get(remote) or "%any").split(",") if a]
-    conn["local_id"] = params.get(local + "id") or conn["local_addrs"][0]
-    conn["remote_id"] = params.get(remote + "id") or conn["remote_addrs"][0]
-    conn["local_auth"] = _side_auth(params, local)
-    conn["remote_auth"] = _side_auth(params, remote)
-    conn["auth"] = conn["local_auth"]
+    _ipsec_conf.set_identities(conn, params, local, remote, _side_auth)
     ike_text = params.get("ike", "default")
     conn["ike_proposals_text"] = ike_text
     conn["ike_proposals"], found = _proposals.parse_strongswan(ike_text, "ike")
