@@ -18,7 +18,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.netdoctor.ipsec.plugins.module_utils import _command, _ike_host, _ipsec_conf
+from ansible_collections.netdoctor.ipsec.plugins.module_utils import _command, _hostfacts, _ike_host, _ipsec_conf
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _ike_record as rec
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _libreswan, _psk, _racoon, _stroke
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _strongswan, _strongswan_conf, _swanctl_text, _vici
@@ -104,8 +104,7 @@ class Context(object):
             self._addresses = []
             if self.runner.has("ip"):
                 out = self.run(record, "ip", ["-o", "addr", "show"], "ip -o addr show")
-                for match in re.finditer(r"\sinet6?\s+([0-9a-fA-F:.]+)/", out or ""):
-                    self._addresses.append(match.group(1))
+                self._addresses = [entry["address"] for entry in _hostfacts.parse_ip_addr(out)]
         return self._addresses
 
     def run(self, record, tool, args, what):

@@ -17,13 +17,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import binascii
 import errno
 import glob
 import io
 import os
-import socket
-import struct
+
+from ansible_collections.netdoctor.ipsec.plugins.module_utils import _hostfacts
 
 DAEMON_PROCESSES = {
     "strongswan": ("charon", "charon-systemd", "charon-nm"),
@@ -34,29 +33,12 @@ IKE_PORTS = (500, 4500)
 
 
 def parse_proc_udp(text, family):
-    """Sockets of ``/proc/net/udp`` (family 4) or ``udp6`` (6): ``[{address, port, inode}]``."""
-    sockets = []
-    for line in (text or "").splitlines()[1:]:
-        fields = line.split()
-        if len(fields) < 10 or ":" not in fields[1]:
-            continue
-        addr_hex, port_hex = fields[1].split(":")
-        try:
-            port = int(port_hex, 16)
-            inode = int(fields[9])
-            address = _proc_address(addr_hex, family)
-        except (ValueError, TypeError, binascii.Error, socket.error):
-            continue
-        sockets.append({"address": address, "port": port, "inode": inode, "family": family})
-    return sockets
+    """Sockets of ``/proc/net/udp`` (family 4) or ``udp6`` (6): ``[{address, port, inode, family}]``.
 
-
-def _proc_address(addr_hex, family):
-    raw = binascii.unhexlify(addr_hex)
-    if family == 4:
-        return socket.inet_ntop(socket.AF_INET, struct.pack("<I", struct.unpack(">I", raw)[0]))
-    words = struct.unpack(">4I", raw)
-    return socket.inet_ntop(socket.AF_INET6, struct.pack("<4I", *words))
+    The reading is ``_hostfacts``' (it knows the kernel prints addresses in host byte order).
+    """
+    return [{"address": sock["address"], "port": sock["port"], "inode": sock["inode"], "family": family}
+            for sock in _hostfacts.parse_proc_net_udp(text, family) if sock["inode"] is not None]
 
 
 def listening_summary(sockets, owned_inodes=None):

@@ -616,22 +616,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _command
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _fingerprint
+from ansible_collections.netdoctor.ipsec.plugins.module_utils import _hostfacts
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _xfrm_netlink
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _xfrm_record
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _xfrm_stat
 from ansible_collections.netdoctor.ipsec.plugins.module_utils import _xfrm_text
-
-
-def interface_addresses_from_text(text):
-    """Addresses of ``ip -o addr show`` output (``2: eth0    inet 192.0.2.1/24 brd ...``)."""
-    found = []
-    for line in text.splitlines():
-        fields = line.split()
-        for index, field in enumerate(fields[:-1]):
-            if field in ("inet", "inet6"):
-                found.append(fields[index + 1].split("/")[0])
-                break
-    return found
 
 
 class XfrmGatherer(object):
@@ -668,7 +657,7 @@ class XfrmGatherer(object):
         except _xfrm_netlink.NetlinkError as exc:
             found = []
             try:
-                found = interface_addresses_from_text(self.runner.run("ip", ["-o", "addr", "show"])[1])
+                found = [entry["address"] for entry in _hostfacts.parse_ip_addr(self.runner.run("ip", ["-o", "addr", "show"])[1])]
             except _command.CommandError as command_exc:
                 self.errors.append("cannot read the local addresses (netlink: %s; %s)" % (exc, command_exc))
         addresses = []
