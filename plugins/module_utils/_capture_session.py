@@ -8,7 +8,7 @@
 
 """One bounded capture on a gateway, from plan to summary, that cannot outlive its bound.
 
-Lifecycle (``Session.run``): create the 0600 capture files, fork a janitor, wait for the
+Lifecycle (``Session.run``): fork a janitor, create the 0600 capture files, wait for the
 controller's start instant, read /proc/net/xfrm_stat, start tcpdump (or the AF_PACKET capture) a
 little ahead of the instant, run the probe inside the window, stop at the bound (duration, packet
 count, total size), read xfrm_stat again, summarise, then keep or remove the files.
@@ -17,9 +17,13 @@ Why it cannot leak:
 - tcpdump runs with PR_SET_PDEATHSIG: if the module process dies, even by SIGKILL, the kernel
   sends tcpdump SIGTERM.
 - The janitor is a forked child in its own session (so a hang-up of the SSH session does not
-  reach it) that holds the read end of a pipe from the module. EOF without a final "done" means
-  the module died: the janitor kills the capture processes it was told about and removes the
-  files. At the hard deadline it kills the captures whatever the module is doing.
+  reach it) that holds the read end of a pipe from the module. It is forked before anything is
+  created, and the module tells it each directory, file and capture process the moment it exists.
+  EOF without a final "done" means the module died: the janitor kills the capture processes it
+  was told about and removes the files and the directory. At the hard deadline it kills the
+  captures whatever the module is doing.
+- Creating the files is all or nothing: when one cannot be created (a name taken, a full disk),
+  those already made are removed before the error is reported.
 - The module watches its own stdout: when the controller has gone away (the reader of that pipe
   closed), it stops the capture and cleans up instead of running to the end. SIGTERM, SIGINT and
   SIGHUP do the same.
@@ -112,20 +116,19 @@ def remove_paths(paths, directory=None):
 class Janitor(object):
     """A forked guard that cleans up after the module if the module dies (see module docstring)."""
 
-    def __init__(self, paths, directory, hard_deadline):
-        self.paths = list(paths)
-        self.directory = directory
+    def __init__(self, hard_deadline):
         self.hard_deadline = hard_deadline
         self.pid = None
         self._fd = None
 
     def start(self):
+        """Fork the janitor; call before anything is created on disk (see ``own_dir``/``own_file``)."""
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child, proven by the kill tests
             try:
                 os.close(write_fd)
-                _janitor_main(read_fd, self.paths, self.directory, self.hard_deadline)
+                _janitor_main(read_fd, self.hard_deadline)
             finally:
                 os._exit(0)
         os.close(read_fd)
@@ -134,13 +137,23 @@ class Janitor(object):
 
     def _send(self, line):
         if self._fd is not None:
+            if not isinstance(line, bytes):  # paths go as the bytes the file system has (Python 3: str)
+                line = line.encode("utf-8", "surrogateescape") if str is not bytes else line.encode("utf-8")
             try:
-                os.write(self._fd, (line + "\n").encode("ascii"))
+                os.write(self._fd, line + b"\n")
             except OSError:
                 pass
 
     def watch(self, pid):
         self._send("pid %d" % pid)
+
+    def own_dir(self, directory):
+        """A directory the module created: removed (with its content) if the module dies."""
+        self._send("dir %s" % directory)
+
+    def own_file(self, path):
+        """A file the module created: removed if the module dies."""
+        self._send("file %s" % path)
 
     def release(self):
         """The module finished normally: the janitor leaves everything as it is and exits."""
@@ -167,7 +180,7 @@ class Janitor(object):
             self.pid = None
 
 
-def _janitor_main(read_fd, paths, directory, hard_deadline):  # pragma: no cover - child process
+def _janitor_main(read_fd, hard_deadline):  # pragma: no cover - child process
     os.setsid()
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
@@ -175,7 +188,7 @@ def _janitor_main(read_fd, paths, directory, hard_deadline):  # pragma: no cover
     _close_other_fds(keep=(0, 1, 2, read_fd))
     for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE):
         signal.signal(signum, signal.SIG_IGN)
-    pids, buffered, killed = [], b"", False
+    pids, paths, directories, buffered, killed = [], [], [], b"", False
     while True:
         timeout = None if killed else max(0.0, hard_deadline - time.time())
         try:
@@ -189,13 +202,19 @@ def _janitor_main(read_fd, paths, directory, hard_deadline):  # pragma: no cover
         chunk = os.read(read_fd, 4096)
         if not chunk:
             _kill_all(pids)
-            remove_paths(paths, directory)
+            remove_paths(paths)
+            for directory in directories:
+                shutil.rmtree(directory, ignore_errors=True)
             return
         buffered += chunk
         while b"\n" in buffered:
             line, buffered = buffered.split(b"\n", 1)
             if line.startswith(b"pid "):
                 pids.append(int(line[4:]))
+            elif line.startswith(b"file "):
+                paths.append(line[5:])
+            elif line.startswith(b"dir "):
+                directories.append(line[4:])
             elif line == b"done":
                 return
 
@@ -494,19 +513,31 @@ class Session(object):
         self.probe_results = None
         self.probe_error = None
 
-    def _make_files(self):
+    def _make_files(self, janitor):
+        """The empty 0600 capture files, in a private temporary directory unless dest_dir was given.
+
+        Each is announced to the janitor the moment it exists (the janitor runs already), so that a
+        module killed at any point leaves nothing; if one cannot be made, the others are removed."""
         plan = self.plan
         directory = plan.get("dest_dir")
         created_dir = None
-        if not directory:
-            directory = created_dir = tempfile.mkdtemp(prefix="netdoctor-capture-")
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(plan["start"]))
-        host = socket.gethostname().split(".")[0] or "gateway"
         paths = []
-        for interface in plan["interfaces"]:
-            path = os.path.join(directory, "netdoctor-%s-%s-%s.pcap" % (host, stamp, interface))
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            paths.append(path)
+        made = False
+        try:
+            if not directory:
+                directory = created_dir = tempfile.mkdtemp(prefix="netdoctor-capture-")
+                janitor.own_dir(created_dir)
+            stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(plan["start"]))
+            host = socket.gethostname().split(".")[0] or "gateway"
+            for interface in plan["interfaces"]:
+                path = os.path.join(directory, "netdoctor-%s-%s-%s.pcap" % (host, stamp, interface))
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                paths.append(path)
+                janitor.own_file(path)
+            made = True
+        finally:
+            if not made:
+                remove_paths(paths, created_dir)
         return paths, created_dir
 
     def _backend(self, paths):
@@ -536,9 +567,9 @@ class Session(object):
         plan = self.plan
         start, end = plan["start"], plan["start"] + plan["duration"]
         hard_deadline = end + FLUSH_DELAY + HARD_GRACE
-        paths, created_dir = self._make_files()
-        self.janitor = Janitor(paths, created_dir, hard_deadline)
+        self.janitor = Janitor(hard_deadline)
         self.janitor.start()
+        paths, created_dir = [], None
         self.liveness.install()
         completed = False
         stop_reason = None
@@ -547,6 +578,7 @@ class Session(object):
         xfrm_error = None
         probe_thread = None
         try:
+            paths, created_dir = self._make_files(self.janitor)
             self.liveness.sleep_until(start - plan.get("lead_time", LEAD_TIME))
             xfrm_before, xfrm_error = read_xfrm_stat()
             self.backend = self._backend(paths)

@@ -1014,7 +1014,10 @@ def build_plan(params, runner, now):
     if start > now + 24 * 3600:
         raise ValueError("start_at is more than a day in the future")
     sources = []
-    interfaces = list(params["interfaces"] or [])
+    interfaces = []
+    for name in params["interfaces"] or []:
+        if name not in interfaces:  # one capture per interface: a name given twice is one file
+            interfaces.append(name)
     if not interfaces:
         for peer in peers:
             dev, src = route_interface(runner, peer)

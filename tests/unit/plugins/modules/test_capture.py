@@ -17,7 +17,6 @@ import pytest
 from ansible.module_utils import _internal as ansible_internal
 
 from ansible_collections.netdoctor.ipsec.plugins.modules import capture
-from ansible_collections.netdoctor.ipsec.tests.unit import module_runner
 from ansible_collections.netdoctor.ipsec.tests.unit.module_runner import run_module
 
 IP = "/usr/sbin/ip"
@@ -31,19 +30,8 @@ ADDRS = (
 HELP = "tcpdump version 4.99.3\nUsage: tcpdump [-AbdDefhHIJKlLnNOpqStuUvxX#] ... [ --immediate-mode ] ...\n"
 
 
-class _InstanceCallMock(module_runner.RunCommandMock):
-    """module_runner installs bound methods on AnsibleModule: accept the call with or without the instance."""
-
-    def get_bin_path(self, *args, **kwargs):
-        return super().get_bin_path(None, args[-1] if args else kwargs["arg"])
-
-    def run_command(self, *args, **kwargs):
-        return super().run_command(None, args[-1], **kwargs)
-
-
 @pytest.fixture(autouse=True)
 def replayed(monkeypatch):
-    monkeypatch.setattr(module_runner, "RunCommandMock", _InstanceCallMock)
     monkeypatch.setattr(ansible_internal, "is_controller", False)
 
 
@@ -126,3 +114,11 @@ def test_tcpdump_forced_but_missing(monkeypatch, capsys):
 ])
 def test_start_instant_formats(value, expected):
     assert capture.parse_start(value, 42.0) == expected
+
+
+def test_an_interface_given_twice_is_captured_once(monkeypatch, capsys):
+    result = run_module(monkeypatch, capsys, capture.main, {
+        "peer_addresses": ["203.0.113.2"], "interfaces": ["wan0", "wan0"], "inner_interfaces": ["lan0", "wan0"],
+        "_ansible_check_mode": True}, planning_calls()[1:])
+    assert result["plan"]["interfaces"] == ["wan0", "lan0"]
+    assert [c[:3] for c in result["plan"]["commands"]] == [["tcpdump", "-i", "wan0"], ["tcpdump", "-i", "lan0"]]
