@@ -87,6 +87,10 @@ def at(when: float, action, *args) -> threading.Thread:
 
 
 def capture_leftovers(lab, gateway: str) -> str:
-    """What a capture could leave on a gateway: tcpdump processes and capture directories."""
+    """What a capture could leave on a gateway: tcpdump processes and capture directories.
+
+    A gateway's root is an overlay over the host's, so its /tmp also shows the host's capture
+    directories (left by other runs on the host): only those the host does not have are the gateway's."""
     done = lab.exec(gateway, ["sh", "-c", "pgrep -a tcpdump; ls -d /tmp/netdoctor-capture-* 2>/dev/null; true"])
-    return done.out.strip()
+    on_host = {str(path) for path in Path("/tmp").glob("netdoctor-capture-*")}
+    return "\n".join(line for line in done.out.strip().splitlines() if line not in on_host)

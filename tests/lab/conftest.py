@@ -193,6 +193,11 @@ class LabSession:
                 result=state["tunnels"][letter],
                 hostvars={h: v for h, v in hosts.items() if h.startswith(f"{letter}_")})
 
+    @property
+    def tunnel_names(self) -> list[str]:
+        """Every tunnel of the session lab, this module's and those of the modules packed with it."""
+        return list(self._tunnels)
+
     def tunnel(self, name: str) -> LabTunnel:
         if name not in self._tunnels:
             raise KeyError(f"no tunnel {name!r} in the session lab; declare it in LAB_TUNNELS "
