@@ -27,7 +27,7 @@ step_lint() { ansible-lint; }
 step_docs() {
   antsibull-changelog lint && antsibull-docs lint-collection-docs --plugin-docs --validate-collection-refs=all .
 }
-step_lab() { python -m pytest -p no:cacheprovider -v tests/lab; }
+step_lab() { python -m pytest -p no:cacheprovider -v --durations=20 tests/lab; }
 step_molecule() { molecule test --all; }
 
 declare -A result took
