@@ -59,6 +59,7 @@ LEAD_TIME = 3.0
 FLUSH_DELAY = 0.5
 LISTEN_TIMEOUT = 10.0
 STOP_TIMEOUT = 3.0
+EXIT_GRACE = 1.0
 HARD_GRACE = 15.0
 TICK = 0.1
 TCPDUMP_STATS = (
@@ -74,6 +75,12 @@ class Interrupted(Exception):
 
 class CaptureError(Exception):
     """The capture could not start (tcpdump refused the interface or the filter, ...)."""
+
+
+def _poll_until(proc, deadline):
+    """Wait (Python 2.7 has no ``wait(timeout)``) until ``proc`` has exited or ``deadline`` passes."""
+    while proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
 
 
 def _pdeathsig():
@@ -307,6 +314,9 @@ class TcpdumpBackend(object):
                     del pending[fd]
                 elif not chunk:
                     del pending[fd]
+                    # stderr closes a moment before the process can be reaped: give it that moment, so that a
+                    # tcpdump that failed to start is reported as failed, not as merely silent
+                    _poll_until(proc, min(deadline, time.time() + EXIT_GRACE))
         failed = []
         for proc, record in zip(self.procs, self.records):
             if record["listening_at"] is None and proc.poll() is not None:
@@ -341,9 +351,7 @@ class TcpdumpBackend(object):
                 except OSError:
                     pass
         for proc, record in zip(self.procs, self.records):
-            deadline = time.time() + STOP_TIMEOUT
-            while proc.poll() is None and time.time() < deadline:
-                time.sleep(0.02)
+            _poll_until(proc, time.time() + STOP_TIMEOUT)
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
