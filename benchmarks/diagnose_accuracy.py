@@ -14,7 +14,6 @@ finding is compared with the fault the lab injected. Writes benchmarks/results/d
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -47,23 +46,17 @@ def one_sided_runs(lab_dir: str, out: Path, specs: list[dict]) -> dict[str, dict
 
 
 def main(rights: list[str]) -> int:
-    lab_dir = os.environ.get("ND_LAB_DIR") or str(REPO / ".lab-diag")
-    slot = int(os.environ.get("ND_LAB_SLOT", "2"))
     RESULTS.mkdir(parents=True, exist_ok=True)
     all_rows, runs = [], {}
     for right in rights:
         specs = diagnose_lab.specs(right)
         started = time.monotonic()
-        lab, _state, owned = diagnose_lab.lab_up(lab_dir, slot, specs)
-        up_seconds = round(time.monotonic() - started, 1)
-        try:
+        with diagnose_lab.lab_running(specs) as (_lab, lab_dir):
+            up_seconds = round(time.monotonic() - started, 1)
             out = RESULTS / f"diagnose_accuracy-{right}"
             run = diagnose_lab.run_in_batches(lab_dir, out, len(specs), extra={"ipsec_capture_lead": 6, "ipsec_probe_tcp_port": 7})
             rows = diagnose_lab.confusion(lab_dir, out / "reports", specs)
             one_sided = one_sided_runs(lab_dir, out / "one-sided", specs)
-        finally:
-            if owned:
-                lab.down()
         runs[right] = {"lab_up_seconds": up_seconds, "playbook_seconds": run["seconds"], "rc": run["rc"], "tunnels": len(specs),
                        "one_sided": one_sided}
         all_rows += rows

@@ -14,7 +14,6 @@ window plus about 30 s under UML). Per-task times go to benchmarks/results/diagn
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import sys
 import time
@@ -37,13 +36,10 @@ WINDOW = 8.0
 
 
 def main(runs: int) -> int:
-    lab_dir = os.environ.get("ND_LAB_DIR") or str(REPO / ".lab-diag")
-    slot = int(os.environ.get("ND_LAB_SLOT", "2"))
     RESULTS.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    lab, _state, owned = diagnose_lab.lab_up(lab_dir, slot, SPECS)
-    result = {"lab_up_seconds": round(time.monotonic() - started, 1), "tunnels": len(SPECS)}
-    try:
+    with diagnose_lab.lab_running(SPECS) as (_lab, lab_dir):
+        result = {"lab_up_seconds": round(time.monotonic() - started, 1), "tunnels": len(SPECS)}
         out = RESULTS / "diagnose_timing"
         audit = diagnose_lab.run_playbook(lab_dir, out / "audit", playbook="audit", extra={"ipsec_fail_on": "fail"}, forks=20)
         fleet = json.loads((out / "audit" / "reports" / "fleet.json").read_text())
@@ -61,9 +57,6 @@ def main(runs: int) -> int:
         walls = [run["seconds"] for run in single]
         result["diagnose"] = {"window": WINDOW, "runs": single, "median_seconds": statistics.median(walls),
                               "median_beyond_window": round(statistics.median(walls) - WINDOW, 1)}
-    finally:
-        if owned:
-            lab.down()
     (RESULTS / "diagnose_timing.json").write_text(json.dumps(result, indent=1))
     brief = {k: v for k, v in result.items() if k != "diagnose"}
     brief.update(diagnose_median=result["diagnose"]["median_seconds"], beyond_window=result["diagnose"]["median_beyond_window"])

@@ -14,6 +14,7 @@ catalogue's finding for the fault (``lab/faults.yml``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -79,6 +80,28 @@ def lab_up(lab_dir: str, slot: int, tunnel_specs: list[dict[str, t.Any]]) -> tup
         raise RuntimeError(f"a different lab is up in {lab_dir} (tunnels {names})")
     state = lab.up([TunnelSpec.from_dict(spec) for spec in tunnel_specs])
     return lab, state, True
+
+
+@contextlib.contextmanager
+def lab_running(tunnel_specs: list[dict[str, t.Any]],
+                fail: t.Callable[[str], t.Any] | None = None) -> t.Iterator[tuple[t.Any, str]]:
+    """The diagnose lab (ND_LAB_DIR, else .lab-diag; ND_LAB_SLOT, else 2) with these tunnels, as (lab, lab_dir);
+    brought down on exit when this brought it up. ``fail`` (``pytest.fail`` in the tests) is told when the lab
+    cannot come up; without it the error propagates."""
+    lab_dir = os.environ.get("ND_LAB_DIR") or str(REPO / ".lab-diag")
+    slot = int(os.environ.get("ND_LAB_SLOT", "2"))
+    try:
+        lab, _state, owned = lab_up(lab_dir, slot, tunnel_specs)
+    except Exception as exc:  # noqa: BLE001 - a lab that cannot come up is reported with its own message
+        if fail is None:
+            raise
+        fail(f"the lab did not come up: {exc}")
+        raise
+    try:
+        yield lab, lab_dir
+    finally:
+        if owned:
+            lab.down()
 
 
 def inventory_hostvars(lab_dir: str) -> dict[str, dict[str, t.Any]]:

@@ -28,7 +28,6 @@ import pytest
 
 import diagnose_lab
 
-REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
@@ -43,22 +42,15 @@ MATRIX = ["strongswan", "libreswan"] if os.environ.get("ND_DIAGNOSE_FULL") == "1
 
 @pytest.fixture(scope="module", params=MATRIX)
 def accuracy(request: t.Any) -> t.Iterator[dict[str, t.Any]]:
-    lab_dir = os.environ.get("ND_LAB_DIR") or str(REPO / ".lab-diag")
-    slot = int(os.environ.get("ND_LAB_SLOT", "2"))
     specs = diagnose_lab.quick_specs() if request.param == "quick" else diagnose_lab.specs(request.param)
-    try:
-        lab, _state, owned = diagnose_lab.lab_up(lab_dir, slot, specs)
-    except Exception as exc:  # noqa: BLE001 - a lab that cannot come up fails the test with its message
-        pytest.fail(f"the lab did not come up: {exc}")
-    out = Path(tempfile.mkdtemp(prefix="diagnose-"))
-    try:
-        run = diagnose_lab.run_in_batches(lab_dir, out, len(specs), extra={"ipsec_capture_lead": 6, "ipsec_probe_tcp_port": 7})
-        rows = diagnose_lab.confusion(lab_dir, out / "reports", specs)
-        yield {"run": run, "rows": rows, "out": out, "right": request.param}
-    finally:
-        if owned:
-            lab.down()
-        shutil.rmtree(out, ignore_errors=True)
+    with diagnose_lab.lab_running(specs, fail=pytest.fail) as (_lab, lab_dir):
+        out = Path(tempfile.mkdtemp(prefix="diagnose-"))
+        try:
+            run = diagnose_lab.run_in_batches(lab_dir, out, len(specs), extra={"ipsec_capture_lead": 6, "ipsec_probe_tcp_port": 7})
+            rows = diagnose_lab.confusion(lab_dir, out / "reports", specs)
+            yield {"run": run, "rows": rows, "out": out, "right": request.param}
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
 
 
 def test_playbook_completes(accuracy):

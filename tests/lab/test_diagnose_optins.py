@@ -27,9 +27,9 @@ from pathlib import Path
 
 import pytest
 
+import capture_lab as cl
 import diagnose_lab
 
-REPO = Path(__file__).resolve().parents[2]
 SPECS = [{"name": "optins", "fault": "forward-drop", "fault_side": "right", "right": "libreswan"}]
 OPTINS = {"ipsec_fetch_pcaps": True, "ipsec_fetch_esp_sa": True, "ipsec_raise_log_level": True, "ipsec_trace": True,
           "ipsec_probe_tcp_port": 7}
@@ -47,29 +47,18 @@ def _debug_setting(lab: t.Any) -> str:
 
 @pytest.fixture(scope="module")
 def optins() -> t.Iterator[dict[str, t.Any]]:
-    lab_dir = os.environ.get("ND_LAB_DIR") or str(REPO / ".lab-diag")
-    slot = int(os.environ.get("ND_LAB_SLOT", "2"))
-    try:
-        lab, _state, owned = diagnose_lab.lab_up(lab_dir, slot, SPECS)
-    except Exception as exc:  # noqa: BLE001 - a lab that cannot come up fails the test with its message
-        pytest.fail(f"the lab did not come up: {exc}")
-    out = Path(tempfile.mkdtemp(prefix="diagnose-optins-"))
-    try:
-        before = _debug_setting(lab)
-        run = diagnose_lab.run_playbook(lab_dir, out, limit="tunnel_a", forks=2, extra=OPTINS)
-        after = _debug_setting(lab)
-        raw = {host: lab.exec(host, ["iptables-legacy-save", "-t", "raw"]).out for host in ("a_left", "a_right")}
-        # A gateway's /tmp shows the host's /tmp underneath (where other tests may capture): only what the host
-        # does not have was left by the gateway itself.
-        on_host = {str(p) for p in Path("/tmp").glob("netdoctor-capture-*")}
-        leftovers = {host: sorted(set(lab.exec(host, ["sh", "-c", "ls -d /tmp/netdoctor-capture-* 2>/dev/null; true"]).out.split())
-                                  - on_host) for host in ("a_left", "a_right")}
-        yield {"run": run, "out": out, "debug": (before, after), "raw": raw, "leftovers": leftovers,
-               "report": out / "reports" / "tunnel_a"}
-    finally:
-        if owned:
-            lab.down()
-        shutil.rmtree(out, ignore_errors=True)
+    with diagnose_lab.lab_running(SPECS, fail=pytest.fail) as (lab, lab_dir):
+        out = Path(tempfile.mkdtemp(prefix="diagnose-optins-"))
+        try:
+            before = _debug_setting(lab)
+            run = diagnose_lab.run_playbook(lab_dir, out, limit="tunnel_a", forks=2, extra=OPTINS)
+            after = _debug_setting(lab)
+            raw = {host: lab.exec(host, ["iptables-legacy-save", "-t", "raw"]).out for host in ("a_left", "a_right")}
+            leftovers = {host: cl.capture_leftovers(lab, host).splitlines() for host in ("a_left", "a_right")}
+            yield {"run": run, "out": out, "debug": (before, after), "raw": raw, "leftovers": leftovers,
+                   "report": out / "reports" / "tunnel_a"}
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
 
 
 def test_diagnosis_is_still_right(optins):
