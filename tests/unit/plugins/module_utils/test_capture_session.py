@@ -32,11 +32,25 @@ def capture_dirs(folder):
     return sorted(name for name in os.listdir(str(folder)) if name.startswith("netdoctor-capture-"))
 
 
-def wait_gone(path, seconds=5.0):
+def wait_until(condition, seconds=5.0):
+    """Whether ``condition()`` became true within ``seconds`` (the janitor works asynchronously)."""
     deadline = time.time() + seconds
-    while os.path.exists(path) and time.time() < deadline:
+    while not condition() and time.time() < deadline:
         time.sleep(0.02)
-    return not os.path.exists(path)
+    return condition()
+
+
+def wait_gone(path):
+    return wait_until(lambda: not os.path.exists(path))
+
+
+def janitor_owning(folder):
+    """A started janitor that was told about one new directory, ``folder``."""
+    janitor = _capture_session.Janitor(time.time() + 60)
+    janitor.start()
+    folder.mkdir()
+    janitor.own_dir(str(folder))
+    return janitor
 
 
 @pytest.fixture
@@ -67,11 +81,8 @@ def test_in_a_given_folder_only_the_files_made_by_this_run_are_removed(tmp_path)
 
 
 def test_the_janitor_removes_what_it_was_told_about_when_the_module_goes_away(tmp_path):
-    janitor = _capture_session.Janitor(time.time() + 60)
-    janitor.start()
     owned = tmp_path / "netdoctor-capture-owned"
-    owned.mkdir()
-    janitor.own_dir(str(owned))
+    janitor = janitor_owning(owned)
     (owned / "a.pcap").write_text("")
     janitor.own_file(str(owned / "a.pcap"))
     loose = tmp_path / "kept-elsewhere.pcap"
@@ -85,18 +96,9 @@ def test_the_janitor_removes_what_it_was_told_about_when_the_module_goes_away(tm
 
 
 def test_the_janitor_leaves_the_files_of_a_finished_run(tmp_path):
-    janitor = _capture_session.Janitor(time.time() + 60)
-    janitor.start()
     kept = tmp_path / "netdoctor-capture-kept"
-    kept.mkdir()
-    janitor.own_dir(str(kept))
+    janitor = janitor_owning(kept)
     pid = janitor.pid
     janitor.release()  # keep_pcap: the module is done and keeps the files
-    deadline = time.time() + 5
-    while time.time() < deadline:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            break
-        time.sleep(0.02)
+    wait_until(lambda: not _capture_session._alive(pid))  # pylint: disable=protected-access
     assert kept.is_dir()
