@@ -991,6 +991,15 @@ def interface_mac(name):
         return None
 
 
+def _unique(names):
+    """``names`` without repeats, in their order: one capture (one file) per interface."""
+    seen = []
+    for name in names:
+        if name not in seen:
+            seen.append(name)
+    return seen
+
+
 def build_plan(params, runner, now):
     """The plan dict for _capture_session.Session, or raises ValueError with a message."""
     warnings = []
@@ -1014,10 +1023,7 @@ def build_plan(params, runner, now):
     if start > now + 24 * 3600:
         raise ValueError("start_at is more than a day in the future")
     sources = []
-    interfaces = []
-    for name in params["interfaces"] or []:
-        if name not in interfaces:  # one capture per interface: a name given twice is one file
-            interfaces.append(name)
+    interfaces = _unique(params["interfaces"] or [])
     if not interfaces:
         for peer in peers:
             dev, src = route_interface(runner, peer)
@@ -1027,7 +1033,7 @@ def build_plan(params, runner, now):
                 interfaces.append(dev)
             if src:
                 sources.append(src)
-    inner = [name for name in params["inner_interfaces"] if name not in interfaces]
+    inner = [name for name in _unique(params["inner_interfaces"]) if name not in interfaces]
     try:
         addresses = local_addresses(runner)
     except _command.CommandError as exc:

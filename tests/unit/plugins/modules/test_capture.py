@@ -118,7 +118,7 @@ def test_start_instant_formats(value, expected):
 
 def test_an_interface_given_twice_is_captured_once(monkeypatch, capsys):
     result = run_module(monkeypatch, capsys, capture.main, {
-        "peer_addresses": ["203.0.113.2"], "interfaces": ["wan0", "wan0"], "inner_interfaces": ["lan0", "wan0"],
+        "peer_addresses": ["203.0.113.2"], "interfaces": ["wan0", "wan0"], "inner_interfaces": ["lan0", "wan0", "lan0"],
         "_ansible_check_mode": True}, planning_calls()[1:])
     assert result["plan"]["interfaces"] == ["wan0", "lan0"]
     assert [c[:3] for c in result["plan"]["commands"]] == [["tcpdump", "-i", "wan0"], ["tcpdump", "-i", "lan0"]]
